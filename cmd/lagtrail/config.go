@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/lagtrail/lagtrail/ingest"
+)
+
+// envDatabaseURL names the environment variable that can hold the database
+// URL. The --database-url flag wins over it, and it wins over the file.
+const envDatabaseURL = "LAGTRAIL_DATABASE_URL"
+
+// fileConfig is the YAML configuration file. Unknown keys are errors.
+type fileConfig struct {
+	DatabaseURL       string        `yaml:"database_url"`
+	Interval          *duration     `yaml:"interval"`
+	PollTimeout       *duration     `yaml:"poll_timeout"`
+	DiscoveryInterval *duration     `yaml:"discovery_interval"`
+	Alibaba           alibabaConfig `yaml:"alibaba"`
+	Targets           []targetYAML  `yaml:"targets"`
+}
+
+type alibabaConfig struct {
+	Endpoint          string   `yaml:"endpoint"`
+	Scheme            string   `yaml:"scheme"`
+	RequestsPerSecond *float64 `yaml:"requests_per_second"`
+	HideLastTimestamp bool     `yaml:"hide_last_timestamp"`
+	ClientsPerRegion  *int     `yaml:"clients_per_region"`
+}
+
+type targetYAML struct {
+	Region   string   `yaml:"region"`
+	Instance string   `yaml:"instance"`
+	Groups   []string `yaml:"groups"`
+}
+
+// duration is a time.Duration written as "60s", "5m" in YAML.
+type duration time.Duration
+
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: want a duration such as 60s", n.Line)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 60s", n.Line, s)
+	}
+	*d = duration(v)
+	return nil
+}
+
+// loadConfig reads and strictly decodes a configuration file.
+func loadConfig(path string) (*fileConfig, error) {
+	if path == "" {
+		return nil, usagef("--config is required")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("config: %v", err)
+	}
+	cfg, err := parseConfig(data)
+	if err != nil {
+		return nil, usagef("config %s: %v", path, err)
+	}
+	return cfg, nil
+}
+
+var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+
+// parseConfig decodes YAML, refusing unknown keys and trailing documents.
+func parseConfig(data []byte) (*fileConfig, error) {
+	var cfg fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("file is empty")
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) && len(te.Errors) > 0 {
+			msg := te.Errors[0]
+			if m := unknownField.FindStringSubmatch(msg); m != nil {
+				msg = fmt.Sprintf("line %s: unknown key %q", m[1], m[2])
+			}
+			return nil, errors.New(msg)
+		}
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("only one YAML document is allowed")
+	}
+	return &cfg, nil
+}
+
+// ingestConfig turns the file into ingest's Config and validates it.
+func (c *fileConfig) ingestConfig() (ingest.Config, error) {
+	var out ingest.Config
+	if c.Interval != nil {
+		if *c.Interval <= 0 {
+			return out, fmt.Errorf("interval must be positive, got %s", time.Duration(*c.Interval))
+		}
+		out.Interval = time.Duration(*c.Interval)
+	}
+	if c.PollTimeout != nil {
+		if *c.PollTimeout <= 0 {
+			return out, fmt.Errorf("poll_timeout must be positive, got %s", time.Duration(*c.PollTimeout))
+		}
+		out.PollTimeout = time.Duration(*c.PollTimeout)
+	}
+	if c.DiscoveryInterval != nil {
+		if *c.DiscoveryInterval <= 0 {
+			return out, fmt.Errorf("discovery_interval must be positive, got %s", time.Duration(*c.DiscoveryInterval))
+		}
+		out.DiscoveryInterval = time.Duration(*c.DiscoveryInterval)
+	}
+	out.Alibaba = ingest.AlibabaConfig{
+		Endpoint:          c.Alibaba.Endpoint,
+		Scheme:            c.Alibaba.Scheme,
+		HideLastTimestamp: c.Alibaba.HideLastTimestamp,
+	}
+	if c.Alibaba.RequestsPerSecond != nil {
+		if *c.Alibaba.RequestsPerSecond <= 0 {
+			return out, fmt.Errorf("alibaba.requests_per_second must be positive, got %g", *c.Alibaba.RequestsPerSecond)
+		}
+		out.Alibaba.RequestsPerSecond = *c.Alibaba.RequestsPerSecond
+	}
+	if c.Alibaba.ClientsPerRegion != nil {
+		if *c.Alibaba.ClientsPerRegion <= 0 {
+			return out, fmt.Errorf("alibaba.clients_per_region must be positive, got %d", *c.Alibaba.ClientsPerRegion)
+		}
+		out.Alibaba.ClientsPerRegion = *c.Alibaba.ClientsPerRegion
+	}
+	for _, t := range c.Targets {
+		out.Targets = append(out.Targets, ingest.Target{Region: t.Region, Instance: t.Instance, Groups: t.Groups})
+	}
+	if err := out.Validate(); err != nil {
+		return out, errors.New(strings.TrimPrefix(err.Error(), ingest.ErrInvalidConfig.Error()+": "))
+	}
+	return out, nil
+}
+
+// databaseURL picks the database URL: flag, then environment, then file.
+func databaseURL(flag string, getenv func(string) string, file *fileConfig) (string, error) {
+	u := flag
+	if u == "" {
+		u = getenv(envDatabaseURL)
+	}
+	if u == "" && file != nil {
+		u = file.DatabaseURL
+	}
+	if u == "" {
+		return "", usagef("no database URL: set --database-url, %s or database_url in the config file", envDatabaseURL)
+	}
+	if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		return "", usagef("database URL must start with postgres:// or postgresql://")
+	}
+	return u, nil
+}

@@ -1,0 +1,203 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+)
+
+// Defaults applied to zero-valued Config fields.
+const (
+	DefaultInterval          = 60 * time.Second
+	DefaultDiscoveryInterval = 5 * time.Minute
+	DefaultRequestsPerSecond = 50
+	DefaultClientsPerRegion  = 8
+	// MaxRequestsPerSecond is the API quota per account, region and API.
+	MaxRequestsPerSecond = 100
+)
+
+// ErrInvalidConfig is wrapped by every configuration error New returns.
+var ErrInvalidConfig = errors.New("invalid ingest config")
+
+// Config says what to poll and how. The zero value of every field but
+// Targets is a usable default.
+type Config struct {
+	// Interval is how often each group is polled. Default 60s.
+	Interval time.Duration
+	// PollTimeout bounds one API call. Default: the smaller of 30s and
+	// three quarters of Interval. It must be shorter than Interval.
+	PollTimeout time.Duration
+	// DiscoveryInterval is how often group and instance lists are
+	// refreshed. Default 5m.
+	DiscoveryInterval time.Duration
+	// ThrottleBackoff is the first wait after a throttled call; it doubles
+	// with each further throttled attempt, up to half the interval, with
+	// jitter. Default 1s.
+	ThrottleBackoff time.Duration
+	// Alibaba configures the API client.
+	Alibaba AlibabaConfig
+	// Targets lists what to poll. At least one is required.
+	Targets []Target
+}
+
+// AlibabaConfig configures the alikafka API client.
+type AlibabaConfig struct {
+	// Endpoint overrides the API host ("host" or "host:port"), for example a
+	// VPC endpoint or a local simulator. Empty uses the SDK's regional
+	// endpoint.
+	Endpoint string
+	// Scheme is "https" (default) or "http"; http is allowed only when
+	// Endpoint is a loopback address.
+	Scheme string
+	// RequestsPerSecond limits calls per region and per API. Default 50;
+	// at most 100, the API's quota.
+	RequestsPerSecond float64
+	// HideLastTimestamp sends HideLastTimestamp=true, which makes the API
+	// cheaper and returns -1 for every LastTimestamp.
+	HideLastTimestamp bool
+	// ClientsPerRegion is how many SDK clients, and so concurrent calls, a
+	// region may have. Default 8.
+	ClientsPerRegion int
+	// Credentials provides the AccessKey. Nil uses the SDK's default chain
+	// (environment, OIDC, profile, credentials file, ECS RAM role).
+	Credentials credentials.CredentialsProvider
+}
+
+// Target is one region, optionally one instance, optionally a fixed list of
+// groups.
+type Target struct {
+	// Region is the region id, e.g. cn-hangzhou. Required.
+	Region string
+	// Instance is the instance id. Empty discovers every running instance
+	// of the region with GetInstanceList.
+	Instance string
+	// Groups lists consumer groups to poll. Empty discovers every group of
+	// the instance with GetConsumerList.
+	Groups []string
+}
+
+func (c Config) withDefaults() Config {
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.PollTimeout == 0 {
+		c.PollTimeout = min(30*time.Second, c.Interval*3/4)
+	}
+	if c.ThrottleBackoff == 0 {
+		c.ThrottleBackoff = time.Second
+	}
+	if c.DiscoveryInterval == 0 {
+		c.DiscoveryInterval = DefaultDiscoveryInterval
+	}
+	if c.Alibaba.Scheme == "" {
+		c.Alibaba.Scheme = "https"
+	}
+	c.Alibaba.Scheme = strings.ToLower(c.Alibaba.Scheme)
+	if c.Alibaba.RequestsPerSecond == 0 {
+		c.Alibaba.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	if c.Alibaba.ClientsPerRegion == 0 {
+		c.Alibaba.ClientsPerRegion = DefaultClientsPerRegion
+	}
+	return c
+}
+
+// Validate reports the first problem with the configuration, after defaults
+// are applied. The error wraps ErrInvalidConfig.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.Interval < 0:
+		return bad("interval must be positive, got %s", c.Interval)
+	case c.Interval < time.Second:
+		return bad("interval must be at least 1s, got %s", c.Interval)
+	case c.PollTimeout <= 0:
+		return bad("poll timeout must be positive, got %s", c.PollTimeout)
+	case c.PollTimeout >= c.Interval:
+		return bad("poll timeout %s must be shorter than interval %s", c.PollTimeout, c.Interval)
+	case c.ThrottleBackoff < 0 || c.ThrottleBackoff > c.Interval:
+		return bad("throttle backoff must be between 0 and the interval, got %s", c.ThrottleBackoff)
+	case c.DiscoveryInterval < 0:
+		return bad("discovery interval must be positive, got %s", c.DiscoveryInterval)
+	case c.Alibaba.RequestsPerSecond < 0 || c.Alibaba.RequestsPerSecond > MaxRequestsPerSecond:
+		return bad("alibaba.requests_per_second must be in (0, %d], got %g", MaxRequestsPerSecond, c.Alibaba.RequestsPerSecond)
+	case c.Alibaba.ClientsPerRegion < 0:
+		return bad("clients per region must be positive, got %d", c.Alibaba.ClientsPerRegion)
+	case len(c.Targets) == 0:
+		return bad("no targets: configure at least one region to poll")
+	}
+	if err := validateEndpoint(c.Alibaba.Scheme, c.Alibaba.Endpoint); err != nil {
+		return bad("%v", err)
+	}
+	for i, t := range c.Targets {
+		if t.Region == "" {
+			return bad("targets[%d]: region is required", i)
+		}
+		if !validID(t.Region) {
+			return bad("targets[%d]: region %q has characters other than letters, digits, '-' and '_'", i, t.Region)
+		}
+		if t.Instance == "" && len(t.Groups) > 0 {
+			return bad("targets[%d]: groups need an instance", i)
+		}
+		seen := map[string]bool{}
+		for _, g := range t.Groups {
+			if strings.TrimSpace(g) == "" {
+				return bad("targets[%d]: empty group name", i)
+			}
+			if seen[g] {
+				return bad("targets[%d]: group %q listed twice", i, g)
+			}
+			seen[g] = true
+		}
+	}
+	return nil
+}
+
+// validateEndpoint allows plain HTTP only towards loopback, so AccessKey
+// signatures and offsets never cross a network unencrypted.
+func validateEndpoint(scheme, endpoint string) error {
+	switch scheme {
+	case "https":
+	case "http":
+		if endpoint == "" {
+			return errors.New("alibaba.scheme http needs a loopback alibaba.endpoint; the public endpoints require https")
+		}
+		if !isLoopback(endpoint) {
+			return fmt.Errorf("alibaba.scheme http is refused for non-loopback endpoint %q; use https", endpoint)
+		}
+	default:
+		return fmt.Errorf("alibaba.scheme must be https or http, got %q", scheme)
+	}
+	if endpoint != "" && strings.ContainsAny(endpoint, "/ ?#@") {
+		return fmt.Errorf("alibaba.endpoint must be host or host:port, got %q", endpoint)
+	}
+	return nil
+}
+
+func isLoopback(endpoint string) bool {
+	host := endpoint
+	if h, _, err := net.SplitHostPort(endpoint); err == nil {
+		host = h
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+func validID(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return s != ""
+}

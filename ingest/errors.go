@@ -1,0 +1,158 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
+)
+
+// Error codes lagtrail assigns to failures that carry no API error code.
+const (
+	// CodeTimeout: the call did not finish within the poll timeout.
+	CodeTimeout = "Timeout"
+	// CodeCanceled: the recorder stopped while the call was waiting.
+	CodeCanceled = "Canceled"
+	// CodeMalformedResponse: the body could not be decoded.
+	CodeMalformedResponse = "MalformedResponse"
+	// CodeInvalidResponse: the body decoded but describes impossible data,
+	// such as the same partition twice.
+	CodeInvalidResponse = "InvalidResponse"
+	// CodeTransport: the request did not get an HTTP response.
+	CodeTransport = "TransportError"
+	// CodeClient: the SDK refused the call before sending it, for example
+	// because no credentials were found.
+	CodeClient = "ClientError"
+	// CodeSDKPanic: the SDK panicked on a response it could not parse.
+	CodeSDKPanic = "SDKPanic"
+)
+
+// errNotSent is returned by calls abandoned before a request was sent,
+// because the recorder is stopping.
+var errNotSent = &APIError{Code: CodeCanceled, Message: "recorder stopped before the request was sent"}
+
+// APIError is a failed API call: an error code, a message and, where the
+// API returned them, an HTTP status and a request id.
+type APIError struct {
+	Code       string
+	Message    string
+	RequestID  string
+	HTTPStatus int
+}
+
+// Error implements error.
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Code)
+	if e.HTTPStatus != 0 {
+		fmt.Fprintf(&b, " (HTTP %d)", e.HTTPStatus)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	return b.String()
+}
+
+// Throttled reports whether the error is the API's flow control, which calls
+// for backing off.
+func (e *APIError) Throttled() bool {
+	return isThrottleCode(e.Code)
+}
+
+func isThrottleCode(code string) bool {
+	return strings.HasPrefix(code, "Throttling") || code == "ONS_SYSTEM_FLOW_CONTROL"
+}
+
+// throttleTokens are looked for in the messages of bodies whose Code is a
+// number, where the API puts the real reason in Message.
+var throttleTokens = []string{"ONS_SYSTEM_FLOW_CONTROL", "Throttling.User", "Throttling.Api", "Throttling"}
+
+// codeFromBody picks the error code of a body whose Code is numeric: a
+// throttling token named in the message wins, then the number itself.
+func codeFromBody(numeric int, message string) string {
+	for _, tok := range throttleTokens {
+		if strings.Contains(message, tok) {
+			return tok
+		}
+	}
+	return strconv.Itoa(numeric)
+}
+
+// classify turns whatever an SDK call returned into an *APIError.
+func classify(err error, callCtx context.Context) *APIError {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	if cerr := callCtx.Err(); cerr != nil {
+		if errors.Is(cerr, context.DeadlineExceeded) {
+			return &APIError{Code: CodeTimeout, Message: "no response within the poll timeout"}
+		}
+		return &APIError{Code: CodeCanceled, Message: "recorder stopped"}
+	}
+	var se *sdkerrors.ServerError
+	if errors.As(err, &se) {
+		code := se.ErrorCode()
+		if code == "" {
+			code = "HTTP" + strconv.Itoa(se.HttpStatus())
+		}
+		return &APIError{Code: code, Message: se.Message(), RequestID: se.RequestId(), HTTPStatus: se.HttpStatus()}
+	}
+	var ce *sdkerrors.ClientError
+	if errors.As(err, &ce) {
+		switch ce.ErrorCode() {
+		case sdkerrors.JsonUnmarshalErrorCode:
+			return &APIError{Code: CodeMalformedResponse, Message: ce.Message() + ": " + causeOf(ce)}
+		case sdkerrors.TimeoutErrorCode:
+			return &APIError{Code: CodeTimeout, Message: ce.Message()}
+		}
+		var ne net.Error
+		if errors.As(ce.OriginError(), &ne) && ne.Timeout() {
+			return &APIError{Code: CodeTimeout, Message: ne.Error()}
+		}
+		if ce.OriginError() != nil {
+			return &APIError{Code: CodeTransport, Message: ce.OriginError().Error()}
+		}
+		return &APIError{Code: CodeClient, Message: ce.ErrorCode() + ": " + ce.Message()}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &APIError{Code: CodeTimeout, Message: ne.Error()}
+	}
+	return &APIError{Code: CodeTransport, Message: err.Error()}
+}
+
+func causeOf(ce *sdkerrors.ClientError) string {
+	if ce.OriginError() == nil {
+		return ""
+	}
+	return ce.OriginError().Error()
+}
+
+// fromPanic describes a response that made the SDK panic, from what the
+// transport captured. The known case is a non-2xx body whose Code is a
+// number (aliyun/alibaba-cloud-sdk-go#534).
+func fromPanic(recovered any, status int, body []byte) *APIError {
+	var b struct {
+		Code      json.RawMessage `json:"Code"`
+		Message   string          `json:"Message"`
+		RequestID string          `json:"RequestId"`
+	}
+	if status != 0 && json.Unmarshal(body, &b) == nil {
+		var n int
+		if json.Unmarshal(b.Code, &n) == nil {
+			return &APIError{Code: codeFromBody(n, b.Message), Message: b.Message, RequestID: b.RequestID, HTTPStatus: status}
+		}
+		var s string
+		if json.Unmarshal(b.Code, &s) == nil && s != "" {
+			return &APIError{Code: s, Message: b.Message, RequestID: b.RequestID, HTTPStatus: status}
+		}
+	}
+	return &APIError{Code: CodeSDKPanic, Message: fmt.Sprint(recovered), HTTPStatus: status}
+}

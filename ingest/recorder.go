@@ -1,0 +1,266 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/lagtrail/lagtrail/store"
+)
+
+// Writer stores polls. *store.Store satisfies it.
+type Writer interface {
+	// WritePoll stores one poll; writing the same poll twice stores it once.
+	WritePoll(ctx context.Context, p *store.Poll) error
+	// EnsurePartitions makes the daily partitions for days days from from.
+	EnsurePartitions(ctx context.Context, from time.Time, days int) (int, error)
+}
+
+// writeTimeout bounds one WritePoll call.
+const writeTimeout = 30 * time.Second
+
+// partitionDaysAhead is how many daily partitions are kept ready.
+const partitionDaysAhead = 3
+
+// Recorder polls every consumer group of its targets and writes each poll.
+type Recorder struct {
+	cfg     Config
+	w       Writer
+	log     *slog.Logger
+	metrics *metrics
+	apis    map[string]*regionAPI
+	base    *http.Transport
+}
+
+// New validates cfg and builds a Recorder. reg may be nil, in which case the
+// recorder's metrics are not exported. logger may be nil.
+func New(cfg Config, w Writer, logger *slog.Logger, reg prometheus.Registerer) (*Recorder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if w == nil {
+		return nil, fmt.Errorf("%w: nil writer", ErrInvalidConfig)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	r := &Recorder{cfg: cfg, w: w, log: logger, metrics: m, apis: map[string]*regionAPI{}, base: newBaseTransport()}
+	creds := newSharedCredentials(cfg.Alibaba.Credentials)
+	for _, t := range cfg.Targets {
+		if _, ok := r.apis[t.Region]; ok {
+			continue
+		}
+		api, err := newRegionAPI(t.Region, cfg, creds, r.base)
+		if err != nil {
+			return nil, err
+		}
+		r.apis[t.Region] = api
+	}
+	return r, nil
+}
+
+// Close releases idle connections.
+func (r *Recorder) Close() { r.base.CloseIdleConnections() }
+
+// Run polls until ctx is cancelled, then lets in-flight polls and writes
+// finish and returns nil. Failed polls are written, not returned.
+func (r *Recorder) Run(ctx context.Context) error {
+	eg, ctx := errgroup.WithContext(ctx)
+	sup := &supervisor{eg: eg, ctx: ctx, run: r.runGroup, sets: map[int][]store.GroupRef{}, running: map[store.GroupRef]context.CancelFunc{}, gauge: r.metrics.groups, log: r.log}
+	eg.Go(func() error {
+		r.keepPartitions(ctx)
+		return nil
+	})
+	for i, t := range r.cfg.Targets {
+		eg.Go(func() error {
+			r.discoverLoop(ctx, i, t, sup)
+			return nil
+		})
+	}
+	return eg.Wait()
+}
+
+// OnceResult summarises RunOnce.
+type OnceResult struct {
+	// Groups is how many groups were polled.
+	Groups int
+	// Failed lists "region/instance/group: code" for every group whose last
+	// attempt failed, and discovery failures.
+	Failed []string
+}
+
+// RunOnce discovers every target once, polls every group once (retrying
+// throttled calls with backoff within one interval), writes the polls and
+// returns what failed.
+func (r *Recorder) RunOnce(ctx context.Context) (OnceResult, error) {
+	var res OnceResult
+	if _, err := r.w.EnsurePartitions(ctx, time.Now().UTC(), partitionDaysAhead); err != nil {
+		r.log.Warn("ensure partitions", slog.Any("err", err))
+	}
+	seen := map[store.GroupRef]bool{}
+	var groups []store.GroupRef
+	for _, t := range r.cfg.Targets {
+		gs, err := r.discover(ctx, t)
+		if err != nil {
+			res.Failed = append(res.Failed, fmt.Sprintf("discovery %s/%s: %v", t.Region, t.Instance, err))
+			continue
+		}
+		for _, g := range gs {
+			if !seen[g] {
+				seen[g] = true
+				groups = append(groups, g)
+			}
+		}
+	}
+	res.Groups = len(groups)
+	deadline := time.Now().Add(r.cfg.Interval)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Go(func() {
+			p := r.pollWithRetry(ctx, g, deadline)
+			if p == nil || !p.OK {
+				code := CodeCanceled
+				if p != nil {
+					code = p.ErrorCode
+				}
+				mu.Lock()
+				res.Failed = append(res.Failed, fmt.Sprintf("%s/%s/%s: %s", g.Region, g.InstanceID, g.Group, code))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	sort.Strings(res.Failed)
+	return res, ctx.Err()
+}
+
+// runGroup polls one group at its ticks until ctx is cancelled.
+func (r *Recorder) runGroup(ctx context.Context, g store.GroupRef) {
+	ph := phase(g, r.cfg.Interval)
+	for {
+		tick := nextTick(time.Now(), ph, r.cfg.Interval)
+		timer := time.NewTimer(time.Until(tick))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+		r.pollWithRetry(ctx, g, tick.Add(r.cfg.Interval))
+	}
+}
+
+// pollWithRetry polls g and writes the outcome. Throttled attempts are
+// written too, and retried after an exponential, jittered backoff as long as
+// the retry can finish before deadline. It returns the last attempt, or nil
+// when the recorder stopped before anything was sent.
+func (r *Recorder) pollWithRetry(ctx context.Context, g store.GroupRef, deadline time.Time) *store.Poll {
+	for attempt := 1; ; attempt++ {
+		p := r.pollOnce(ctx, g)
+		if p == nil || p.OK || !isThrottleCode(p.ErrorCode) {
+			return p
+		}
+		wait := backoff(attempt, r.cfg.ThrottleBackoff, r.cfg.Interval/2)
+		if time.Now().Add(wait + r.cfg.PollTimeout).After(deadline) {
+			r.log.Warn("throttled; giving up until the next interval", groupAttrs(g), slog.Int("attempts", attempt))
+			return p
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return p
+		case <-t.C:
+		}
+	}
+}
+
+// pollOnce makes one GetConsumerProgress call for g and writes its outcome.
+func (r *Recorder) pollOnce(ctx context.Context, g store.GroupRef) *store.Poll {
+	api := r.apis[g.Region]
+	resp, sent, err := api.consumerProgress(ctx, g.InstanceID, g.Group)
+	if sent.IsZero() {
+		return nil
+	}
+	arrived := time.Now()
+	p := &store.Poll{
+		Group:     g,
+		StartedAt: sent.UTC(),
+		SampledAt: arrived.UTC(),
+		Duration:  arrived.Sub(sent),
+	}
+	if err == nil {
+		p.RequestID = resp.RequestId
+		err = toSamples(p, resp)
+	}
+	if err != nil {
+		var ae *APIError
+		if !errors.As(err, &ae) {
+			ae = &APIError{Code: CodeClient, Message: err.Error()}
+		}
+		p.OK, p.Topics, p.Rebalances, p.TotalDiff, p.LastTimestampMs = false, nil, nil, 0, 0
+		p.ErrorCode, p.ErrorMessage = ae.Code, ae.Message
+		if ae.RequestID != "" {
+			p.RequestID = ae.RequestID
+		}
+		r.log.Warn("poll failed", groupAttrs(g), slog.String("code", ae.Code), slog.String("message", ae.Message), slog.Duration("duration", p.Duration))
+		r.metrics.polls.WithLabelValues(g.Region, "error", ae.Code).Inc()
+	} else {
+		p.OK = true
+		r.metrics.polls.WithLabelValues(g.Region, "ok", "").Inc()
+		r.metrics.lastSuccess.WithLabelValues(g.Region, g.InstanceID, g.Group).Set(float64(arrived.UnixMilli()) / 1000)
+		r.log.Debug("polled", groupAttrs(g), slog.Int("partitions", p.PartitionCount()), slog.Duration("duration", p.Duration))
+	}
+	r.metrics.pollDuration.WithLabelValues(g.Region).Observe(p.Duration.Seconds())
+	r.write(ctx, p)
+	return p
+}
+
+// write stores p. The write is not cancelled by the recorder stopping, only
+// bounded by writeTimeout, so polls in flight at shutdown are kept.
+func (r *Recorder) write(ctx context.Context, p *store.Poll) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	if err := r.w.WritePoll(wctx, p); err != nil {
+		r.metrics.writeErrors.Inc()
+		r.log.Error("write poll", groupAttrs(p.Group), slog.Any("err", err))
+		return
+	}
+	r.metrics.samples.Add(float64(p.PartitionCount()))
+}
+
+// keepPartitions makes the next days' partitions now and every hour.
+func (r *Recorder) keepPartitions(ctx context.Context) {
+	for {
+		if n, err := r.w.EnsurePartitions(ctx, time.Now().UTC(), partitionDaysAhead); err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("ensure partitions", slog.Any("err", err))
+			}
+		} else if n > 0 {
+			r.log.Info("created partitions", slog.Int("count", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
+		}
+	}
+}
+
+func groupAttrs(g store.GroupRef) slog.Attr {
+	return slog.Group("target", slog.String("region", g.Region), slog.String("instance", g.InstanceID), slog.String("group", g.Group))
+}
