@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
@@ -33,6 +34,9 @@ type regionAPI struct {
 	instances *rate.Limiter
 }
 
+// newClientMu serialises alikafka.NewClientWithOptions.
+var newClientMu sync.Mutex
+
 type sdkClient struct {
 	c  *alikafka.Client
 	tr *callTransport
@@ -52,7 +56,11 @@ func newRegionAPI(region string, cfg Config, creds *sharedCredentials, base http
 		tr := &callTransport{base: base}
 		sc := sdk.NewConfig().WithScheme(strings.ToUpper(cfg.Alibaba.Scheme)).WithAutoRetry(false)
 		sc.Transport = tr
+		// NewClientWithOptions writes a package-level endpoint map of the
+		// SDK without a lock, so client creation is serialised process-wide.
+		newClientMu.Lock()
 		c, err := alikafka.NewClientWithOptions(region, sc, creds)
+		newClientMu.Unlock()
 		if err != nil {
 			return nil, fmt.Errorf("new alikafka client for %s: %w", region, err)
 		}

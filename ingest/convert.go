@@ -27,6 +27,9 @@ func toSamples(p *store.Poll, r *alikafka.GetConsumerProgressResponse) error {
 		if t.Topic == "" {
 			return invalid(r, "a topic has no name")
 		}
+		if cleanText(t.Topic, maxTopicName) != t.Topic {
+			return invalid(r, fmt.Sprintf("topic name %q is longer than %d bytes or holds invalid UTF-8 or control characters", cleanText(t.Topic, 80), maxTopicName))
+		}
 		if seenTopic[t.Topic] {
 			return invalid(r, fmt.Sprintf("topic %q is listed twice", t.Topic))
 		}
@@ -60,12 +63,15 @@ func toSamples(p *store.Poll, r *alikafka.GetConsumerProgressResponse) error {
 			RebalancedAt:  at,
 			DurationMs:    rb.RebalanceTimeConsuming,
 			Success:       rb.RebalanceSuccess,
-			Reason:        rb.Reason,
-			ReportedGroup: rb.GroupId,
+			Reason:        cleanText(rb.Reason, maxMessage),
+			ReportedGroup: cleanText(rb.GroupId, maxTopicName),
 		})
 	}
 	return nil
 }
+
+// maxTopicName is Kafka's limit on topic names, with room to spare.
+const maxTopicName = 255
 
 func invalid(r *alikafka.GetConsumerProgressResponse, msg string) *APIError {
 	return &APIError{Code: CodeInvalidResponse, Message: msg, RequestID: r.RequestId}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 )
@@ -63,6 +64,31 @@ func (e *APIError) Error() string {
 // for backing off.
 func (e *APIError) Throttled() bool {
 	return isThrottleCode(e.Code)
+}
+
+// maxMessage bounds the error message kept with a failed poll.
+const maxMessage = 1000
+
+// cleanText makes an API- or SDK-supplied string safe to store and log: valid
+// UTF-8, no NUL or other control characters (PostgreSQL text cannot hold
+// NUL, and a malformed body can put anything in an SDK error), at most max
+// bytes.
+func cleanText(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
 }
 
 func isThrottleCode(code string) bool {

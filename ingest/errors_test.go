@@ -68,3 +68,26 @@ func TestCheckSuccess(t *testing.T) {
 		})
 	}
 }
+
+func TestCleanText(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in string
+		max      int
+		want     string
+	}{
+		{"plain", "Throttling.User", 100, "Throttling.User"},
+		{"nul and newline", "expect :, but found \x00\n at #10", 100, "expect :, but found  at #10"},
+		{"invalid utf-8", "bad \xff\xfe byte", 100, "bad \uFFFD byte"},
+		{"tab kept", "a\tb", 100, "a\tb"},
+		{"cut on a rune boundary", "日本語テキスト", 7, "日本…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := cleanText(tt.in, tt.max); got != tt.want {
+				t.Errorf("cleanText(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+			}
+		})
+	}
+}

@@ -204,7 +204,7 @@ func (r *Recorder) pollOnce(ctx context.Context, g store.GroupRef) *store.Poll {
 		Duration:  arrived.Sub(sent),
 	}
 	if err == nil {
-		p.RequestID = resp.RequestId
+		p.RequestID = cleanText(resp.RequestId, 100)
 		err = toSamples(p, resp)
 	}
 	if err != nil {
@@ -213,12 +213,12 @@ func (r *Recorder) pollOnce(ctx context.Context, g store.GroupRef) *store.Poll {
 			ae = &APIError{Code: CodeClient, Message: err.Error()}
 		}
 		p.OK, p.Topics, p.Rebalances, p.TotalDiff, p.LastTimestampMs = false, nil, nil, 0, 0
-		p.ErrorCode, p.ErrorMessage = ae.Code, ae.Message
+		p.ErrorCode, p.ErrorMessage = cleanText(ae.Code, 100), cleanText(ae.Message, maxMessage)
 		if ae.RequestID != "" {
-			p.RequestID = ae.RequestID
+			p.RequestID = cleanText(ae.RequestID, 100)
 		}
-		r.log.Warn("poll failed", groupAttrs(g), slog.String("code", ae.Code), slog.String("message", ae.Message), slog.Duration("duration", p.Duration))
-		r.metrics.polls.WithLabelValues(g.Region, "error", ae.Code).Inc()
+		r.log.Warn("poll failed", groupAttrs(g), slog.String("code", p.ErrorCode), slog.String("message", p.ErrorMessage), slog.Duration("duration", p.Duration))
+		r.metrics.polls.WithLabelValues(g.Region, "error", p.ErrorCode).Inc()
 	} else {
 		p.OK = true
 		r.metrics.polls.WithLabelValues(g.Region, "ok", "").Inc()
