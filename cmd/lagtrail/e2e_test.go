@@ -239,3 +239,37 @@ targets:
 		t.Fatalf("%d polls stored, the endpoint saw %d requests; want every one stored", len(polls), answered)
 	}
 }
+
+// TestSimulateServesRecord is the README's try-it path: simulate in one
+// process, record --once against it from another.
+func TestSimulateServesRecord(t *testing.T) {
+	t.Parallel()
+	l := lagtrail{t: t, dbURL: pgtest.URL(t), secret: e2eSecret}
+	sim := l.cmd("simulate", "--listen", "127.0.0.1:0")
+	stdout, err := sim.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var simErr bytes.Buffer
+	sim.Stderr = &simErr
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = sim.Process.Signal(syscall.SIGTERM)
+		_ = sim.Wait()
+	})
+	line := make([]byte, 200)
+	n, err := stdout.Read(line)
+	if err != nil {
+		t.Fatalf("simulate printed nothing: %v; stderr %s", err, simErr.String())
+	}
+	addr := strings.TrimSpace(strings.TrimPrefix(string(line[:n]), "simulated alikafka API on "))
+	r := l.run("record", "--once", "--config", exampleConfig(t, addr, ""))
+	if r.code != 0 {
+		t.Fatalf("record --once against simulate: %+v", r)
+	}
+	if samples, _ := readSamples(t, l.dbURL); len(samples) != 12 {
+		t.Fatalf("%d samples, want 12", len(samples))
+	}
+}
