@@ -19,7 +19,9 @@ type Poll struct {
 	// StartedAt is when the request was sent.
 	StartedAt time.Time
 	// SampledAt is the recorder's clock, in UTC, when the response (or the
-	// failure) arrived. It is the time of every sample in the poll.
+	// failure) arrived. It is the time of every sample in the poll. The store
+	// keeps it (and StartedAt) at microsecond precision, PostgreSQL's: two
+	// values within the same microsecond identify the same poll.
 	SampledAt time.Time
 	// Duration is how long the attempt took.
 	Duration time.Duration
