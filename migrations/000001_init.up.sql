@@ -20,6 +20,8 @@ CREATE TABLE lagtrail.consumer_groups (
     name         text NOT NULL,
     UNIQUE (instance_key, name)
 );
+-- Queries select groups by name without knowing the instance.
+CREATE INDEX consumer_groups_name_idx ON lagtrail.consumer_groups (name);
 
 CREATE TABLE lagtrail.topics (
     topic_key integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -28,6 +30,12 @@ CREATE TABLE lagtrail.topics (
 
 -- The poll ledger: one row per GetConsumerProgress attempt, failed or not.
 -- (group_key, sampled_at) identifies a poll; writing it again is a no-op.
+--
+-- poll_log and topic_samples carry no foreign keys to the dictionaries: adding
+-- a partition would then lock the dictionary tables, which deadlocks against
+-- writers that hold dictionary row locks while they wait for the parent. The
+-- store only writes keys it read from the dictionaries in the same
+-- transaction.
 CREATE TABLE lagtrail.poll_log (
     group_key         integer NOT NULL,
     sampled_at        timestamptz NOT NULL,
@@ -159,6 +167,7 @@ SELECT r.name AS region,
        b.duration_ms,
        b.success,
        b.reason,
+       b.reported_group,
        b.first_seen_at
 FROM lagtrail.rebalance_log b
 JOIN lagtrail.consumer_groups g ON g.group_key = b.group_key

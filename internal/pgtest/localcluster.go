@@ -1,0 +1,424 @@
+package pgtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const (
+	// clusterDirPattern names the temp dir of a local cluster.
+	clusterDirPattern = "lagtrail-pgtest-*"
+	// ownerFile in the cluster dir holds the pid of the test binary that
+	// made it, so a later run can remove dirs of binaries that were killed.
+	ownerFile = "owner.pid"
+	// initdbTimeout bounds initdb.
+	initdbTimeout = 2 * time.Minute
+	// readyTimeout bounds waiting for a started postgres to accept
+	// connections.
+	readyTimeout = 30 * time.Second
+	// stopTimeout bounds a fast shutdown before the server is killed.
+	stopTimeout = 20 * time.Second
+	// portAttempts is how often a start is retried when another process took
+	// the chosen port first.
+	portAttempts = 3
+	// logTail is how much of a log goes into an error.
+	logTail = 2000
+	// maxSocketPath keeps the unix socket path under the kernel's limit of
+	// 108 bytes including ".s.PGSQL.<port>" and the terminating NUL.
+	maxSocketPath = 90
+	// superuser is the role initdb creates.
+	superuser = "postgres"
+	// runAsUser is the OS user the cluster runs as when the tests run as
+	// root, which initdb and postgres refuse.
+	runAsUser = "postgres"
+)
+
+// serverSettings make a throwaway cluster fast; durability does not matter.
+var serverSettings = []string{
+	"fsync=off",
+	"synchronous_commit=off",
+	"full_page_writes=off",
+	"max_connections=200",
+	"wal_level=minimal",
+	"max_wal_senders=0",
+	"autovacuum=off",
+	"shared_buffers=64MB",
+	"checkpoint_timeout=1h",
+	"max_wal_size=4GB",
+	"log_min_messages=warning",
+	"log_checkpoints=off",
+}
+
+// localCluster is a PostgreSQL cluster this test binary created and runs.
+type localCluster struct {
+	dir     string // temp dir: data dir, socket, logs
+	dataDir string
+	logPath string
+	port    int
+	proc    *proc
+}
+
+// fromLocalBinaries creates and starts a throwaway cluster.
+func fromLocalBinaries(ctx context.Context) (*server, error) {
+	binDir, err := findBinDir()
+	if err != nil {
+		return nil, err
+	}
+	removeStaleDirs()
+	c, err := startLocalCluster(ctx, binDir)
+	if err != nil {
+		return nil, err
+	}
+	srv := &server{
+		source: fmt.Sprintf("local cluster from %s on 127.0.0.1:%d in %s", binDir, c.port, c.dir),
+		adminURL: &url.URL{
+			Scheme:   "postgres",
+			User:     url.User(superuser),
+			Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port)),
+			Path:     "/postgres",
+			RawQuery: "sslmode=disable",
+		},
+		stop: c.stop,
+	}
+	if err := srv.connect(ctx); err != nil {
+		return nil, errors.Join(err, c.stop(context.WithoutCancel(ctx)))
+	}
+	return srv, nil
+}
+
+// startLocalCluster runs initdb in a new temp dir and starts postgres on a
+// free loopback port.
+func startLocalCluster(ctx context.Context, binDir string) (c *localCluster, err error) {
+	cred, err := clusterCredential()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", clusterDirPattern)
+	if err != nil {
+		return nil, fmt.Errorf("make cluster dir: %w", err)
+	}
+	c = &localCluster{dir: dir, dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "postgres.log")}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, c.stop(context.WithoutCancel(ctx)))
+		}
+	}()
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return c, fmt.Errorf("write owner file: %w", err)
+	}
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return c, fmt.Errorf("give cluster dir to user %s: %w", runAsUser, err)
+		}
+	}
+	if err := c.initdb(ctx, binDir, cred); err != nil {
+		return c, err
+	}
+	for attempt := 1; ; attempt++ {
+		err := c.start(ctx, binDir, cred)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
+			return c, err
+		}
+	}
+}
+
+// clusterCredential returns the user to run initdb and postgres as: nil
+// (this process's user) unless running as root.
+func clusterCredential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup(runAsUser)
+	if err != nil {
+		return nil, fmt.Errorf("running as root, which initdb refuses, and no %q OS user to run it as: %w", runAsUser, err)
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("user %s: uid %q: %w", runAsUser, u.Uid, err)
+	}
+	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("user %s: gid %q: %w", runAsUser, u.Gid, err)
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// initdb creates the cluster's data directory.
+func (c *localCluster) initdb(ctx context.Context, binDir string, cred *syscall.Credential) error {
+	ctx, cancel := context.WithTimeout(ctx, initdbTimeout)
+	defer cancel()
+	logPath := filepath.Join(c.dir, "initdb.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return fmt.Errorf("create initdb log: %w", err)
+	}
+	defer logFile.Close()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
+		"-D", c.dataDir, "-A", "trust", "-U", superuser, "--no-sync", "-E", "UTF8", "--locale=C")
+	c.prepare(cmd, logFile, cred)
+	p, err := startProc(cmd)
+	if err != nil {
+		return fmt.Errorf("start initdb: %w", err)
+	}
+	<-p.done
+	if p.err != nil {
+		return fmt.Errorf("initdb: %w%s", p.err, tailOf(logPath))
+	}
+	return nil
+}
+
+// errPortTaken marks a start that failed because the port was in use.
+var errPortTaken = errors.New("port taken")
+
+// start starts postgres on a free port and waits until it accepts
+// connections.
+func (c *localCluster) start(ctx context.Context, binDir string, cred *syscall.Credential) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	socketDir := c.dir
+	if len(socketDir) > maxSocketPath {
+		socketDir = "" // too long for a unix socket; TCP only
+	}
+	args := []string{"-D", c.dataDir, "-k", socketDir, "-h", "127.0.0.1", "-p", strconv.Itoa(port)}
+	for _, s := range serverSettings {
+		args = append(args, "-c", s)
+	}
+	logFile, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open postgres log: %w", err)
+	}
+	defer logFile.Close() // the child has its own copy
+	cmd := exec.Command(filepath.Join(binDir, "postgres"), args...)
+	c.prepare(cmd, logFile, cred)
+	p, err := startProc(cmd)
+	if err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	c.proc, c.port = p, port
+	if err := c.waitReady(ctx); err != nil {
+		log := tailOf(c.logPath)
+		if strings.Contains(log, "could not bind") || strings.Contains(log, "already in use") {
+			err = errors.Join(err, errPortTaken)
+		}
+		return errors.Join(fmt.Errorf("postgres on port %d: %w%s", port, err, log), c.kill())
+	}
+	return nil
+}
+
+// prepare sets what initdb and postgres share: working dir, environment,
+// output, user and death signal.
+func (c *localCluster) prepare(cmd *exec.Cmd, out *os.File, cred *syscall.Credential) {
+	cmd.Dir = c.dir
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = childEnv()
+	cmd.SysProcAttr = sysProcAttr(cred)
+}
+
+// childEnv is this process's environment without PG* variables, which could
+// point initdb or postgres elsewhere, and with the C locale.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "PG") || strings.HasPrefix(kv, "LC_") || strings.HasPrefix(kv, "LANG=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "LC_ALL=C", "LANG=C")
+}
+
+// waitReady polls until postgres accepts connections, it exits, or time is
+// up.
+func (c *localCluster) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	connURL := fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=2", superuser, c.port)
+	var lastErr error
+	for {
+		select {
+		case <-c.proc.done:
+			return fmt.Errorf("exited before accepting connections: %w", c.proc.exitErr())
+		default:
+		}
+		attemptCtx, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
+		conn, err := pgx.Connect(attemptCtx, connURL)
+		if err == nil {
+			err = conn.Ping(attemptCtx)
+			_ = conn.Close(attemptCtx)
+		}
+		cancelAttempt()
+		if err == nil {
+			return nil
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not accepting connections after %v: %w", readyTimeout, lastErr)
+		case <-c.proc.done:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// stop shuts the server down (fast shutdown, then kill) and removes the
+// cluster dir.
+func (c *localCluster) stop(ctx context.Context) error {
+	var errs []error
+	if c.proc != nil {
+		select {
+		case <-c.proc.done:
+		default:
+			if err := c.proc.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				errs = append(errs, fmt.Errorf("signal postgres: %w", err))
+			}
+			timer := time.NewTimer(stopTimeout)
+			select {
+			case <-c.proc.done:
+			case <-timer.C:
+				errs = append(errs, fmt.Errorf("postgres did not shut down in %v; killing it", stopTimeout))
+				errs = append(errs, c.kill())
+			case <-ctx.Done():
+				errs = append(errs, c.kill())
+			}
+			timer.Stop()
+		}
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		errs = append(errs, fmt.Errorf("remove cluster dir: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// kill ends the server at once and waits for it.
+func (c *localCluster) kill() error {
+	if c.proc == nil {
+		return nil
+	}
+	if err := c.proc.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill postgres: %w", err)
+	}
+	<-c.proc.done
+	return nil
+}
+
+// freePort asks the kernel for a free loopback TCP port. Another process
+// may take it before postgres binds it; start retries then.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// tailOf returns the end of a log file, formatted to append to an error.
+func tailOf(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(bytes.TrimSpace(b)) == 0 {
+		return ""
+	}
+	if len(b) > logTail {
+		b = b[len(b)-logTail:]
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return "\n--- " + path + " (tail) ---\n" + strings.TrimRight(string(b), "\n")
+}
+
+// removeStaleDirs removes cluster dirs left by test binaries that were
+// killed before Main could clean up. A dir is stale when neither the binary
+// that made it nor its postmaster is alive.
+func removeStaleDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), clusterDirPattern))
+	for _, dir := range dirs {
+		if !pidFileDead(filepath.Join(dir, ownerFile)) {
+			continue // owner alive, or dir too new to have an owner file
+		}
+		postmaster := filepath.Join(dir, "data", "postmaster.pid")
+		if fileExists(postmaster) && !pidFileDead(postmaster) {
+			continue
+		}
+		_ = os.RemoveAll(dir) // best effort
+	}
+}
+
+// pidFileDead reports whether the pid on the first line of path is known
+// to be dead. An unreadable file counts as not dead, to stay safe.
+func pidFileDead(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	return !processAlive(pid)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// proc is a started child process.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	err  error         // cmd.Wait's result, set before done is closed
+}
+
+// exitErr returns how the process ended; call only after done is closed.
+func (p *proc) exitErr() error {
+	if p.err == nil {
+		return errors.New("exit status 0")
+	}
+	return p.err
+}
+
+// startProc starts cmd from a goroutine locked to its OS thread, which
+// stays on that thread until the process exits: Linux sends the
+// parent-death signal when the thread that started a child exits, not only
+// when the whole process does.
+func startProc(cmd *exec.Cmd) (*proc, error) {
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return p, nil
+}

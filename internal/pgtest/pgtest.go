@@ -1,0 +1,124 @@
+package pgtest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Environment variables read by this package.
+const (
+	// EnvDatabaseURL names a postgres:// URL of a server on which the user
+	// may create databases. When set it is tried first.
+	EnvDatabaseURL = "LAGTRAIL_TEST_DATABASE_URL"
+	// EnvRequireDB, when "1", turns "no server found" from a skip into a
+	// test failure.
+	EnvRequireDB = "LAGTRAIL_REQUIRE_DB"
+	// EnvPGBinDir, when set, is the only directory searched for initdb and
+	// postgres; PATH and /usr/lib/postgresql are then not searched. Point it
+	// at a directory without them to turn the local cluster off.
+	EnvPGBinDir = "LAGTRAIL_TEST_PG_BINDIR"
+	// EnvPGImage overrides the container image used with testcontainers-go.
+	EnvPGImage = "LAGTRAIL_TEST_PG_IMAGE"
+)
+
+// cleanupTimeout bounds dropping one test database.
+const cleanupTimeout = 30 * time.Second
+
+// Main runs the tests of a package and afterwards stops any PostgreSQL
+// server this package started (and removes its temp dir). Use:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+func Main(m *testing.M) {
+	mainCalled.Store(true)
+	code := m.Run()
+	if err := teardown(context.Background()); err != nil {
+		// A teardown error leaks a server or directory but does not make
+		// the tests wrong; report it loudly without failing the run.
+		slog.Error("pgtest: teardown", "err", err)
+	}
+	os.Exit(code)
+}
+
+// URL returns the postgres:// URL of a fresh database cloned from a migrated
+// template database. The database is dropped at test cleanup. When no server
+// can be found it calls t.Skip with a message saying how to provide one —
+// unless LAGTRAIL_REQUIRE_DB=1, then t.Fatal.
+func URL(t testing.TB) string {
+	t.Helper()
+	srv := requireServer(t)
+	tmpl, err := srv.template(t)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return newDatabase(t, srv, tmpl)
+}
+
+// Pool is URL plus a *pgxpool.Pool on that database, closed at cleanup.
+func Pool(t testing.TB) (*pgxpool.Pool, string) {
+	t.Helper()
+	url := URL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatalf("pgtest: open pool: %v", err)
+	}
+	// Registered after the drop, so it runs before it.
+	t.Cleanup(pool.Close)
+	if err := pool.Ping(ctx); err != nil {
+		t.Fatalf("pgtest: ping pool: %v", err)
+	}
+	return pool, url
+}
+
+// EmptyURL returns the postgres:// URL of a fresh database with NO
+// migrations applied, for migration up/down tests. It is dropped at test
+// cleanup and follows the same skip rules as URL.
+func EmptyURL(t testing.TB) string {
+	t.Helper()
+	srv := requireServer(t)
+	return newDatabase(t, srv, "template0")
+}
+
+// requireServer returns the test binary's server, or skips or fails t.
+func requireServer(t testing.TB) *server {
+	t.Helper()
+	srv, err := getServer(t)
+	if err == nil {
+		return srv
+	}
+	var none *noServerError
+	if !errors.As(err, &none) {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if os.Getenv(EnvRequireDB) == "1" {
+		t.Fatalf("%v\n%s=1 is set, so this is a failure, not a skip", err, EnvRequireDB)
+	}
+	t.Skipf("%v\nset %s=1 to make this a failure instead of a skip", err, EnvRequireDB)
+	return nil
+}
+
+// newDatabase creates a database for t from template and drops it at cleanup.
+func newDatabase(t testing.TB, srv *server, template string) string {
+	t.Helper()
+	name := databaseName(t.Name())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := srv.createDatabase(ctx, name, template); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		if err := srv.dropDatabase(ctx, name); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return srv.databaseURL(name)
+}

@@ -1,0 +1,19 @@
+package pgtest
+
+import "syscall"
+
+// sysProcAttr runs a child as cred (when not nil) in its own process group,
+// and has the kernel send it SIGINT (fast shutdown for postgres) if the test
+// binary dies without stopping it.
+func sysProcAttr(cred *syscall.Credential) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{
+		Credential: cred,
+		Setpgid:    true,
+		Pdeathsig:  syscall.SIGINT,
+	}
+}
+
+// processAlive reports whether a process with this pid exists.
+func processAlive(pid int) bool {
+	return syscall.Kill(pid, 0) != syscall.ESRCH
+}

@@ -1,0 +1,27 @@
+// Package store writes lagtrail's polls to PostgreSQL and reads them back.
+//
+// The ingest loop hands each GetConsumerProgress attempt to [Store.WritePoll]
+// as a [Poll]; the store writes it in one transaction: a poll_log row, one
+// topic_samples row per topic (partitions as parallel arrays, loaded with
+// COPY) and the rebalances it reported. Writes are idempotent: a poll is
+// identified by (group, SampledAt at microsecond precision) and writing it
+// again is a no-op. Names (regions, instances, groups, topics) are stored
+// once in dictionary tables and their keys cached in memory.
+//
+// Reads ([Store.ReadPartitionOffsets], [Store.ReadPolls],
+// [Store.ReadRebalances]) go through the read-contract views
+// lagtrail.partition_offsets, lagtrail.polls and lagtrail.rebalances with
+// parameterised SQL built only from the filters that are set, so that
+// predicates reach the tables' primary keys and daily partitions are pruned.
+//
+// Daily partitions are created ahead of time with [Store.EnsurePartitions];
+// a write that lands on a day without a partition creates it and retries.
+//
+// The schema itself belongs to package migrations; [Open] only checks that it
+// is in place and returns [ErrNotMigrated] otherwise. All SQL of lagtrail
+// lives here and in migrations.
+//
+// This package may import the standard library and pgx (pgx/v5, pgconn,
+// pgxpool). It imports no other lagtrail package; its tests may use
+// lagtrail/internal/pgtest (and through it migrations).
+package store
