@@ -40,9 +40,13 @@ var errNotSent = &APIError{Code: CodeCanceled, Message: "recorder stopped before
 // APIError is a failed API call: an error code, a message and, where the
 // API returned them, an HTTP status and a request id.
 type APIError struct {
-	Code       string
-	Message    string
-	RequestID  string
+	// Code is the API's error code, or one of lagtrail's Code* constants.
+	Code string
+	// Message is the API's or the client's explanation.
+	Message string
+	// RequestID is the API's RequestId, when one came back.
+	RequestID string
+	// HTTPStatus is the response's status, 0 when there was no response.
 	HTTPStatus int
 }
 

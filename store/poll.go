@@ -4,9 +4,12 @@ import "time"
 
 // GroupRef names one consumer group of one alikafka instance.
 type GroupRef struct {
-	Region     string
+	// Region is the region id, e.g. cn-hangzhou.
+	Region string
+	// InstanceID is the alikafka instance id.
 	InstanceID string
-	Group      string
+	// Group is the consumer group id (ConsumerId).
+	Group string
 }
 
 // Poll is the outcome of one GetConsumerProgress attempt for one group. A

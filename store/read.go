@@ -14,13 +14,17 @@ import (
 // no lower bound and a zero To no upper bound. Name filters are exact
 // matches.
 type Range struct {
+	// Region, InstanceID, Group and Topic select by name; empty matches any.
 	Region     string
 	InstanceID string
 	Group      string
 	Topic      string
-	Partition  *int32
-	From       time.Time
-	To         time.Time
+	// Partition selects one partition; nil matches any.
+	Partition *int32
+	// From and To bound the time, half-open: [From, To). A zero To has no
+	// upper bound.
+	From time.Time
+	To   time.Time
 }
 
 // validate returns an error wrapping ErrInvalidRange for a range the reads
