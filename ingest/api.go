@@ -20,6 +20,10 @@ const instanceRunning = 5
 // consumerListPageSize is the page size used with GetConsumerList.
 const consumerListPageSize = 100
 
+// maxConsumerListPages bounds paging (100,000 groups), so an absurd Total
+// cannot keep discovery calling for ever.
+const maxConsumerListPages = 1000
+
 // regionAPI calls the alikafka API of one region. It owns a fixed set of SDK
 // clients, each used by one goroutine at a time because the SDK's client is
 // not safe for concurrent use, and one rate limiter per API, since the quota
@@ -192,6 +196,9 @@ func (a *regionAPI) consumerGroups(ctx context.Context, instance string) ([]stri
 		}
 		if got == 0 || int64(page)*consumerListPageSize >= total {
 			return groups, nil
+		}
+		if page >= maxConsumerListPages {
+			return nil, &APIError{Code: CodeInvalidResponse, Message: fmt.Sprintf("GetConsumerList of %s reports Total %d, more than %d pages; refusing to page further", instance, total, maxConsumerListPages)}
 		}
 	}
 }
