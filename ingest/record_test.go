@@ -2,7 +2,7 @@ package ingest_test
 
 import (
 	"context"
-	"strconv"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -248,7 +248,7 @@ func TestDiscoveryFollowsGroupsAndInstances(t *testing.T) {
 	}
 	many := make([]string, 0, 230)
 	for i := range 230 {
-		many = append(many, "g"+strings.Repeat("x", i%3)+string(rune('a'+i%26))+strconv.Itoa(i))
+		many = append(many, fmt.Sprintf("group-%03d", i))
 	}
 	fleet := alisim.Fleet{Instances: []alisim.Instance{
 		{Region: "cn-beijing", ID: "inst-a", Groups: mk("a1", "a2")},

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/lagtrail/lagtrail/internal/pgtest"
 )
 
 // TestDictionaryCacheAfterRollback makes a write fail after it created new
@@ -17,18 +15,13 @@ import (
 // view shows).
 func TestDictionaryCacheAfterRollback(t *testing.T) {
 	t.Parallel()
-	pool, url := pgtest.Pool(t)
-	s, err := Open(t.Context(), Config{DatabaseURL: url}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, pool := openInternal(t)
 	at := time.Date(2025, 3, 15, 1, 2, 3, 0, time.UTC)
 	if _, err := s.EnsurePartitions(t.Context(), at, 1); err != nil {
 		t.Fatal(err)
 	}
 	// Make the COPY into topic_samples fail, after the dictionary upserts.
-	_, err = pool.Exec(t.Context(), `
+	_, err := pool.Exec(t.Context(), `
 CREATE FUNCTION lagtrail.test_fail() RETURNS trigger LANGUAGE plpgsql AS
 $$ BEGIN RAISE EXCEPTION 'test: refused' USING ERRCODE = 'P0001'; END $$;
 CREATE TRIGGER test_fail BEFORE INSERT ON lagtrail.topic_samples_20250315

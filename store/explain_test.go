@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/lagtrail/lagtrail/internal/pgtest"
 )
 
 // TestReadPlans checks with EXPLAIN that the SQL the range reads build lets
@@ -20,12 +18,7 @@ import (
 // reaching the index (for instance a cast on sampled_at).
 func TestReadPlans(t *testing.T) {
 	t.Parallel()
-	pool, url := pgtest.Pool(t)
-	s, err := Open(t.Context(), Config{DatabaseURL: url}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, pool := openInternal(t)
 	day := time.Date(2025, 3, 15, 0, 0, 0, 0, time.UTC)
 	g := GroupRef{Region: "r", InstanceID: "i", Group: "g"}
 	for d := -1; d <= 1; d++ {
