@@ -8,8 +8,10 @@
 // signature version 1.0, Format=JSON. It verifies signatures, timestamps and
 // nonces, and answers GetConsumerProgress, GetConsumerList and
 // GetInstanceList from an offset model (Fleet) whose partitions move at known
-// produce and consume rates, so tests can compute the expected values with
-// Partition.At. Faults (throttling, 5xx, hangs, malformed bodies,
+// produce and consume rates, optionally scripted to stall, change rates,
+// rewind, reset to latest or have their topic recreated at given times
+// (Partition.Script), so tests can compute the expected values with
+// Partition.At and Partition.TimeLag. Faults (throttling, 5xx, hangs, malformed bodies,
 // Success=false, numeric error codes, hidden timestamps) can be queued with
 // Server.Inject or drawn at configured rates from a seeded RNG.
 //

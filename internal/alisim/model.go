@@ -65,8 +65,9 @@ type Topic struct {
 }
 
 // Partition models one partition's log end offset (BrokerOffset) and the
-// group's committed offset (ConsumerOffset) as linear functions of time since
-// the server's epoch. See At for the exact semantics.
+// group's committed offset (ConsumerOffset) as piecewise linear functions of
+// time since the server's epoch: linear from the epoch, with optional
+// scripted changes (Script). See At for the exact semantics.
 type Partition struct {
 	// BrokerStart is the log end offset at the epoch.
 	BrokerStart int64
@@ -82,6 +83,11 @@ type Partition struct {
 	// LastTimestampMs, when non-zero, is reported as LastTimestamp
 	// regardless of the offsets (for static examples).
 	LastTimestampMs int64
+	// Script holds scripted incidents (stalls, rate changes, rewinds,
+	// resets to latest, topic recreation), applied in order of At; At
+	// values must be non-decreasing and >= 0. Without a script the
+	// partition is a single linear segment. See At for the semantics.
+	Script []Change
 }
 
 // Rebalance is one entry of GetConsumerProgress's RebalanceInfoList.
@@ -101,54 +107,90 @@ type Rebalance struct {
 // At returns the partition's offsets and LastTimestamp at clock time t for a
 // model that started at epoch.
 //
-// With s = t.Sub(epoch) in seconds, clamped to 0 when t is before epoch:
+// The model is piecewise linear in segments. Let d = t.Sub(epoch), clamped to
+// 0 when t is before epoch. Segment 0 starts at d = 0 with broker offset
+// BrokerStart, consumer offset ConsumerStart and rates ProduceRate and
+// ConsumeRate. Within a segment that starts at T with offsets B and C and
+// rates P and Q, with s = d-T in seconds:
 //
-//	broker   = BrokerStart + floor(ProduceRate * s)
-//	consumer = min(broker, ConsumerStart + floor(ConsumeRate * s))
+//	broker   = B + floor(P * s)
+//	consumer = min(broker, C + floor(Q * s))
+//
+// Each Change in Script, taken in order, ends the current segment at its At:
+// broker and consumer are computed at At with the formula above, then the
+// change gives the next segment's start offsets and rates:
+//
+//   - ChangeRates: offsets unchanged; the rates become the Change's
+//     ProduceRate and ConsumeRate;
+//   - ChangeRewind: consumer becomes max(0, consumer-Messages);
+//   - ChangeResetToLatest: consumer becomes broker;
+//   - ChangeRecreate: broker and consumer both become 0; rates unchanged.
+//
+// Offsets at d come from the last segment starting at or before d, so a
+// change whose At equals d has already applied, and several changes with the
+// same At apply one after the other. Without a Script this is the single
+// segment 0 formula.
 //
 // lastTimestampMs is the produce time, in Unix milliseconds, of message
 // consumer-1 (the last message the group consumed):
 //
 //   - LastTimestampMs when it is non-zero;
 //   - otherwise 0 when consumer is 0 (nothing was ever consumed);
-//   - otherwise, when ProduceRate > 0, the instant the model appended that
-//     message, which is when broker first exceeded consumer-1:
+//   - otherwise the instant the broker offset first reached consumer (first
+//     exceeded consumer-1), looking only at the segments since the last
+//     ChangeRecreate (older messages no longer exist), or all segments when
+//     there was none. Within the segment where that happens (start T, start
+//     broker B, rate P) it is epoch + T + (consumer-B)/P seconds in continuous
+//     time, rounded to the nearest millisecond (epoch taken in whole Unix
+//     milliseconds);
+//   - otherwise, when the broker offset was already at or past consumer at
+//     the epoch, messages older than the epoch are assumed to have been
+//     produced at segment 0's ProduceRate, giving
 //     epoch + (consumer-BrokerStart)/ProduceRate seconds, rounded to the
-//     nearest millisecond. Messages older than the epoch are assumed to have
-//     been produced at the same rate, so this may lie before the epoch;
-//   - otherwise (static broker offset) the epoch in Unix milliseconds.
+//     nearest millisecond (so this may lie before the epoch), or the epoch in
+//     Unix milliseconds when ProduceRate is 0.
+//
+// A segment that begins with a recreate starts from broker 0, so the last
+// case only arises when no ChangeRecreate has applied yet.
 //
 // The server reports -1 instead when the request sets HideLastTimestamp=true
 // or a FaultHiddenTimestamps fault applies.
 func (p Partition) At(epoch, t time.Time) (broker, consumer, lastTimestampMs int64) {
-	s := t.Sub(epoch).Seconds()
-	if s < 0 {
-		s = 0
+	m := p.evaluate(t.Sub(epoch))
+	broker, consumer = m.broker, m.consumer
+	if p.LastTimestampMs != 0 {
+		return broker, consumer, p.LastTimestampMs
 	}
-	broker = p.BrokerStart + int64(math.Floor(p.ProduceRate*s))
-	consumer = p.ConsumerStart + int64(math.Floor(p.ConsumeRate*s))
-	if consumer > broker {
-		consumer = broker
+	return broker, consumer, m.produceTimeMs(epoch, p)
+}
+
+// TimeLag returns the model's true time lag at t: zero when consumer >=
+// broker, otherwise t minus the produce time of message consumer-1 (as
+// lastTimestampMs of At, including a non-zero LastTimestampMs override). ok
+// is false when that produce time is unknown (nothing consumed yet, consumer
+// == 0). Offsets are taken as At(epoch, t) and t is clamped to the epoch like
+// there; the lag is floored at zero, since rounding the produce time to the
+// millisecond may put it up to half a millisecond after t.
+func (p Partition) TimeLag(epoch, t time.Time) (lag time.Duration, ok bool) {
+	if t.Before(epoch) {
+		t = epoch
 	}
+	broker, consumer, ts := p.At(epoch, t)
 	switch {
-	case p.LastTimestampMs != 0:
-		lastTimestampMs = p.LastTimestampMs
+	case consumer >= broker:
+		return 0, true
 	case consumer == 0:
-		lastTimestampMs = 0
-	case p.ProduceRate > 0:
-		lastTimestampMs = epoch.UnixMilli() + int64(math.Round(1000*float64(consumer-p.BrokerStart)/p.ProduceRate))
-	default:
-		lastTimestampMs = epoch.UnixMilli()
+		return 0, false
 	}
-	return broker, consumer, lastTimestampMs
+	return max(0, t.Sub(time.UnixMilli(ts))), true
 }
 
 // Validate reports the first problem that would make the fleet ambiguous or
 // its offsets meaningless: empty or duplicate IDs (instance IDs across the
 // fleet, group IDs within an instance, topic names within a group), negative
-// offsets or status, ConsumerStart above BrokerStart, and negative or
-// non-finite rates. Partitions are numbered by position, so their IDs
-// cannot clash.
+// offsets or status, ConsumerStart above BrokerStart, negative or
+// non-finite rates, and bad scripts (see Change). Partitions are numbered by
+// position, so their IDs cannot clash.
 func (f Fleet) Validate() error {
 	seenInst := make(map[string]bool, len(f.Instances))
 	for i, inst := range f.Instances {
@@ -212,7 +254,7 @@ func (p Partition) validate() error {
 	case !finiteNonNegative(p.ConsumeRate):
 		return fmt.Errorf("invalid ConsumeRate %v", p.ConsumeRate)
 	}
-	return nil
+	return validateScript(p.Script)
 }
 
 func finiteNonNegative(x float64) bool {
@@ -234,7 +276,11 @@ func (f Fleet) clone() Fleet {
 			cg.Rebalances = append([]Rebalance(nil), g.Rebalances...)
 			cg.Topics = make([]Topic, len(g.Topics))
 			for k, tp := range g.Topics {
-				cg.Topics[k] = Topic{Name: tp.Name, Partitions: append([]Partition(nil), tp.Partitions...)}
+				parts := append([]Partition(nil), tp.Partitions...)
+				for n := range parts {
+					parts[n].Script = append([]Change(nil), parts[n].Script...)
+				}
+				cg.Topics[k] = Topic{Name: tp.Name, Partitions: parts}
 			}
 			c.Groups[j] = cg
 		}
