@@ -42,6 +42,10 @@ type Config struct {
 	Alibaba AlibabaConfig
 	// Targets lists what to poll. At least one is required.
 	Targets []Target
+	// Now stamps each poll's SampledAt. Nil uses time.Now. Scheduling and
+	// timeouts always use the real clock; Now exists so that tests can
+	// replay hours of simulated history with RunOnce.
+	Now func() time.Time
 }
 
 // AlibabaConfig configures the alikafka API client.
@@ -83,6 +87,9 @@ type Target struct {
 func (c Config) withDefaults() Config {
 	if c.Interval == 0 {
 		c.Interval = DefaultInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.PollTimeout == 0 {
 		c.PollTimeout = min(30*time.Second, c.Interval*3/4)

@@ -107,7 +107,7 @@ type OnceResult struct {
 // returns what failed.
 func (r *Recorder) RunOnce(ctx context.Context) (OnceResult, error) {
 	var res OnceResult
-	if _, err := r.w.EnsurePartitions(ctx, time.Now().UTC(), partitionDaysAhead); err != nil {
+	if _, err := r.w.EnsurePartitions(ctx, r.cfg.Now().UTC(), partitionDaysAhead); err != nil {
 		r.log.Warn("ensure partitions", slog.Any("err", err))
 	}
 	seen := map[store.GroupRef]bool{}
@@ -196,12 +196,13 @@ func (r *Recorder) pollOnce(ctx context.Context, g store.GroupRef) *store.Poll {
 	if sent.IsZero() {
 		return nil
 	}
-	arrived := time.Now()
+	took := time.Since(sent)
+	stamp := r.cfg.Now().UTC()
 	p := &store.Poll{
 		Group:     g,
-		StartedAt: sent.UTC(),
-		SampledAt: arrived.UTC(),
-		Duration:  arrived.Sub(sent),
+		StartedAt: stamp.Add(-took),
+		SampledAt: stamp,
+		Duration:  took,
 	}
 	if err == nil {
 		p.RequestID = cleanText(resp.RequestId, 100)
@@ -222,7 +223,7 @@ func (r *Recorder) pollOnce(ctx context.Context, g store.GroupRef) *store.Poll {
 	} else {
 		p.OK = true
 		r.metrics.polls.WithLabelValues(g.Region, "ok", "").Inc()
-		r.metrics.lastSuccess.WithLabelValues(g.Region, g.InstanceID, g.Group).Set(float64(arrived.UnixMilli()) / 1000)
+		r.metrics.lastSuccess.WithLabelValues(g.Region, g.InstanceID, g.Group).Set(float64(stamp.UnixMilli()) / 1000)
 		r.log.Debug("polled", groupAttrs(g), slog.Int("partitions", p.PartitionCount()), slog.Duration("duration", p.Duration))
 	}
 	r.metrics.pollDuration.WithLabelValues(g.Region).Observe(p.Duration.Seconds())
@@ -246,7 +247,7 @@ func (r *Recorder) write(ctx context.Context, p *store.Poll) {
 // keepPartitions makes the next days' partitions now and every hour.
 func (r *Recorder) keepPartitions(ctx context.Context) {
 	for {
-		if n, err := r.w.EnsurePartitions(ctx, time.Now().UTC(), partitionDaysAhead); err != nil {
+		if n, err := r.w.EnsurePartitions(ctx, r.cfg.Now().UTC(), partitionDaysAhead); err != nil {
 			if ctx.Err() == nil {
 				r.log.Warn("ensure partitions", slog.Any("err", err))
 			}
