@@ -1,0 +1,284 @@
+package store
+
+import "strings"
+
+// The aggregate queries share one pipeline of CTEs over the partition
+// series of the selected groups:
+//
+//	s   the partition samples read: [$2, $3), selected groups, topic and
+//	    partition; $2 is the first edge minus the lookback (at least
+//	    EdgeSlack), $3 the last edge plus EdgeSlack.
+//	pr  each sample with the previous one of its partition (t0, b0, c0).
+//	gm  the gap limit per group: GapFactor ($6) times the median interval.
+//	k0  each pair classified: first, broker_decrease, rewind, gap or ok.
+//	k   ok pairs that are implausibly fast jumps to the broker offset become
+//	    reset_to_latest ($7 times the partition's fastest earlier ok pair);
+//	    seg numbers the stretches between broker decreases.
+//
+// Parameters: $1 group keys, $2 read start, $3 read end, $4 topic
+// name or NULL, $5 partition or NULL, $6 gap factor, $7 reset factor, $8
+// bucket edges. The status query adds $9, its window.
+const seriesCTE = `
+WITH e AS (
+  SELECT $8::timestamptz[] AS edges, cardinality($8::timestamptz[]) - 1 AS n
+),
+s AS (
+  SELECT ts.group_key AS g, ts.topic_key AS tp, u.p, ts.sampled_at AS t, u.b, u.c, u.lt
+  FROM lagtrail.topic_samples ts
+  CROSS JOIN LATERAL unnest(ts.partitions, ts.broker_offsets, ts.consumer_offsets, ts.last_timestamps_ms) AS u(p, b, c, lt)
+  WHERE ts.group_key = ANY($1::int[])
+    AND ts.sampled_at >= $2::timestamptz AND ts.sampled_at < $3::timestamptz
+    AND ($4::text IS NULL OR ts.topic_key = (SELECT tk.topic_key FROM lagtrail.topics tk WHERE tk.name = $4::text))
+    AND ($5::int IS NULL OR u.p = $5::int)
+),
+pr AS (
+  SELECT s.*,
+         lag(s.t) OVER w AS t0, lag(s.b) OVER w AS b0, lag(s.c) OVER w AS c0,
+         row_number() OVER w AS rn
+  FROM s
+  WINDOW w AS (PARTITION BY s.g, s.tp, s.p ORDER BY s.t)
+),
+gm AS (
+  SELECT pr.g,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM pr.t - pr.t0)::float8) * $6::float8 AS max_gap
+  FROM pr WHERE pr.t0 IS NOT NULL
+  GROUP BY pr.g
+),
+k0 AS (
+  SELECT pr.*, extract(epoch FROM pr.t - pr.t0)::float8 AS dt,
+         CASE WHEN pr.t0 IS NULL THEN 'first'
+              WHEN pr.b < pr.b0 THEN 'broker_decrease'
+              WHEN pr.c < pr.c0 THEN 'rewind'
+              WHEN extract(epoch FROM pr.t - pr.t0)::float8 > gm.max_gap THEN 'gap'
+              ELSE 'ok' END AS cls0
+  FROM pr LEFT JOIN gm ON gm.g = pr.g
+),
+k AS (
+  SELECT k0.*,
+         CASE WHEN k0.cls0 = 'ok' AND k0.b0 > k0.c0 AND k0.c >= k0.b0 AND k0.c > k0.c0
+                   AND (k0.c - k0.c0)::float8 / k0.dt > $7::float8 * max(CASE WHEN k0.cls0 = 'ok' THEN (k0.c - k0.c0)::float8 / k0.dt END) OVER wp
+              THEN 'reset_to_latest' ELSE k0.cls0 END AS cls,
+         sum(CASE WHEN k0.cls0 = 'broker_decrease' THEN 1 ELSE 0 END) OVER wa AS seg
+  FROM k0
+  WINDOW wp AS (PARTITION BY k0.g, k0.tp, k0.p ORDER BY k0.t ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+         wa AS (PARTITION BY k0.g, k0.tp, k0.p ORDER BY k0.t ROWS UNBOUNDED PRECEDING)
+)`
+
+// keyCols returns the select-list key columns g, tp, pk of table alias a at
+// level l: coarser levels use -1 for what they do not keep apart.
+func keyCols(a string, l Level) string {
+	switch l {
+	case LevelTopic:
+		return a + ".g AS g, " + a + ".tp AS tp, -1 AS pk"
+	case LevelPartition:
+		return a + ".g AS g, " + a + ".tp AS tp, " + a + ".p AS pk"
+	}
+	return a + ".g AS g, -1 AS tp, -1 AS pk"
+}
+
+// bucketsSQL returns the query of Buckets at level l.
+//
+//	sp   every counted pair spread over the buckets it overlaps: the share of
+//	     each offset's advance proportional to the overlap (the whole advance
+//	     when the pair lies inside one bucket).
+//	pb   per partition and bucket; rb per key and bucket, with the sum of the
+//	     partitions' rates.
+//	ls   the key's lag per poll; lb per bucket: last, peak, clamped count and
+//	     the least-squares fit over the polls.
+//	endt the last poll of each group in each bucket; q the partition samples
+//	     of those polls.
+//	qe   the samples whose time lag must be estimated (lag > 0, timestamp
+//	     hidden); m/mr/bq find, for each, the broker samples of its
+//	     partition and segment just below and at or above its consumer
+//	     offset, by sorting both by offset; est interpolates between them.
+//	tlp  each partition's time lag and kind; tlb the key's largest.
+//	evb  the kinds of breaks per key and bucket.
+func bucketsSQL(l Level) string {
+	q := seriesCTE + `,
+sp AS (
+  SELECT k.g, k.tp, k.p, o.bucket,
+         CASE WHEN k.cls = 'ok' THEN CASE WHEN o.ov = k.dt THEN (k.c - k.c0)::float8 ELSE (k.c - k.c0)::float8 * o.ov / k.dt END END AS consumed,
+         CASE WHEN k.cls = 'ok' THEN o.ov END AS c_cov,
+         CASE WHEN o.ov = k.dt THEN (k.b - k.b0)::float8 ELSE (k.b - k.b0)::float8 * o.ov / k.dt END AS produced,
+         o.ov AS p_cov
+  FROM k CROSS JOIN e
+  CROSS JOIN LATERAL (
+    SELECT i AS bucket,
+           extract(epoch FROM least(k.t, e.edges[i + 1]) - greatest(k.t0, e.edges[i]))::float8 AS ov
+    FROM generate_series(greatest(width_bucket(k.t0, e.edges), 1), least(width_bucket(k.t, e.edges), e.n)) AS i
+  ) o
+  WHERE k.cls IN ('ok', 'rewind', 'reset_to_latest') AND k.t > e.edges[1] AND o.ov > 0
+),
+pb AS (
+  SELECT sp.g, sp.tp, sp.p, sp.bucket,
+         sum(sp.consumed) AS consumed, sum(sp.c_cov) AS c_cov,
+         sum(sp.produced) AS produced, sum(sp.p_cov) AS p_cov
+  FROM sp GROUP BY 1, 2, 3, 4
+),
+rb AS (
+  SELECT {{keys pb}}, pb.bucket,
+         sum(pb.consumed) AS consumed, sum(pb.consumed / nullif(pb.c_cov, 0)) AS c_rate, coalesce(max(pb.c_cov), 0) AS c_cov,
+         sum(pb.produced) AS produced, sum(pb.produced / nullif(pb.p_cov, 0)) AS p_rate, coalesce(max(pb.p_cov), 0) AS p_cov
+  FROM pb GROUP BY 1, 2, 3, 4
+),
+ls AS (
+  SELECT {{keys s}}, s.t, width_bucket(s.t, e.edges) AS bucket,
+         extract(epoch FROM s.t - e.edges[width_bucket(s.t, e.edges)])::float8 AS x,
+         sum(greatest(s.b - s.c, 0))::bigint AS lag,
+         count(*) FILTER (WHERE s.b < s.c) AS clamped
+  FROM s CROSS JOIN e
+  WHERE s.t >= e.edges[1] AND s.t < e.edges[e.n + 1]
+  GROUP BY 1, 2, 3, 4, 5, 6
+),
+lb AS (
+  SELECT ls.g, ls.tp, ls.pk, ls.bucket, count(*) AS polls,
+         (array_agg(ls.lag ORDER BY ls.t DESC))[1] AS lag, max(ls.lag) AS lag_max, max(ls.t) AS lag_at,
+         sum(ls.clamped)::bigint AS clamped,
+         regr_slope(ls.lag::float8, ls.x) AS slope, regr_intercept(ls.lag::float8, ls.x) AS intercept
+  FROM ls GROUP BY 1, 2, 3, 4
+),
+endt AS (
+  SELECT s.g, width_bucket(s.t, e.edges) AS bucket, max(s.t) AS t
+  FROM s CROSS JOIN e WHERE s.t >= e.edges[1] AND s.t < e.edges[e.n + 1]
+  GROUP BY 1, 2
+),
+q AS (
+  SELECT k.g, k.tp, k.p, k.seg, k.t, k.b, k.c, k.lt, endt.bucket
+  FROM k JOIN endt ON endt.g = k.g AND endt.t = k.t
+),
+qe AS (
+  SELECT q.* FROM q WHERE q.b > q.c AND q.lt <= 0
+),
+m AS (
+  SELECT qe.g, qe.tp, qe.p, qe.seg, qe.c AS off, 0 AS o, qe.t FROM qe
+  UNION ALL
+  SELECT k.g, k.tp, k.p, k.seg, k.b, 1, k.t FROM k
+  WHERE (k.g, k.tp, k.p) IN (SELECT qe.g, qe.tp, qe.p FROM qe)
+),
+mr AS (
+  SELECT m.*, count(*) FILTER (WHERE m.o = 1) OVER (PARTITION BY m.g, m.tp, m.p, m.seg ORDER BY m.off, m.o, m.t ROWS UNBOUNDED PRECEDING) AS nb
+  FROM m
+),
+bq AS (
+  SELECT mr.g, mr.tp, mr.p, mr.seg, mr.nb, mr.off AS b, mr.t FROM mr WHERE mr.o = 1
+),
+est AS (
+  SELECT x.g, x.tp, x.p, x.t, lo.b AS b_lo, lo.t AS t_lo, hi.b AS b_hi, hi.t AS t_hi
+  FROM mr x
+  LEFT JOIN bq lo ON lo.g = x.g AND lo.tp = x.tp AND lo.p = x.p AND lo.seg = x.seg AND lo.nb = x.nb
+  LEFT JOIN bq hi ON hi.g = x.g AND hi.tp = x.tp AND hi.p = x.p AND hi.seg = x.seg AND hi.nb = x.nb + 1
+  WHERE x.o = 0
+),
+tlp AS (
+  SELECT q.g, q.tp, q.p, q.bucket,
+         CASE WHEN q.b <= q.c THEN 0::float8
+              WHEN q.lt > 0 THEN greatest(extract(epoch FROM q.t)::float8 - q.lt / 1000.0::float8, 0)
+              WHEN x.t_lo IS NOT NULL THEN greatest(extract(epoch FROM q.t - x.t_lo)::float8
+                   - (q.c - x.b_lo)::float8 / (x.b_hi - x.b_lo)::float8 * extract(epoch FROM x.t_hi - x.t_lo)::float8, 0)
+              ELSE extract(epoch FROM q.t - x.t_hi)::float8 END AS tl,
+         CASE WHEN q.b <= q.c OR q.lt > 0 THEN 0 WHEN x.t_lo IS NOT NULL THEN 1 ELSE 2 END AS tl_kind
+  FROM q LEFT JOIN est x ON x.g = q.g AND x.tp = q.tp AND x.p = q.p AND x.t = q.t
+),
+tlb AS (
+  SELECT {{keys tlp}}, tlp.bucket, max(tlp.tl) AS tl, max(tlp.tl_kind) AS tl_kind
+  FROM tlp GROUP BY 1, 2, 3, 4
+),
+evb AS (
+  SELECT {{keys k}}, width_bucket(k.t, e.edges) AS bucket,
+         array_agg(DISTINCT k.cls ORDER BY k.cls) AS events
+  FROM k CROSS JOIN e
+  WHERE k.cls NOT IN ('ok', 'first') AND k.t >= e.edges[1] AND k.t < e.edges[e.n + 1]
+  GROUP BY 1, 2, 3, 4
+),
+kb AS (
+  SELECT g, tp, pk, bucket FROM lb
+  UNION SELECT g, tp, pk, bucket FROM rb
+  UNION SELECT g, tp, pk, bucket FROM evb
+)
+SELECT r.name AS region, i.instance_id, cg.name AS consumer_group,
+       coalesce(tn.name, '') AS topic, kb.pk AS partition, kb.bucket - 1 AS bucket,
+       coalesce(lb.polls, 0) AS polls, lb.lag, lb.lag_max, lb.lag_at, coalesce(lb.clamped, 0) AS clamped,
+       lb.slope, lb.intercept,
+       rb.consumed, rb.c_rate, coalesce(rb.c_cov, 0) AS c_cov,
+       rb.produced, rb.p_rate, coalesce(rb.p_cov, 0) AS p_cov,
+       tlb.tl, coalesce(tlb.tl_kind, 0) AS tl_kind,
+       coalesce(evb.events, '{}') AS events
+FROM kb
+JOIN lagtrail.consumer_groups cg ON cg.group_key = kb.g
+JOIN lagtrail.instances i ON i.instance_key = cg.instance_key
+JOIN lagtrail.regions r ON r.region_key = i.region_key
+LEFT JOIN lagtrail.topics tn ON tn.topic_key = kb.tp
+LEFT JOIN lb ON (lb.g, lb.tp, lb.pk, lb.bucket) = (kb.g, kb.tp, kb.pk, kb.bucket)
+LEFT JOIN rb ON (rb.g, rb.tp, rb.pk, rb.bucket) = (kb.g, kb.tp, kb.pk, kb.bucket)
+LEFT JOIN tlb ON (tlb.g, tlb.tp, tlb.pk, tlb.bucket) = (kb.g, kb.tp, kb.pk, kb.bucket)
+LEFT JOIN evb ON (evb.g, evb.tp, evb.pk, evb.bucket) = (kb.g, kb.tp, kb.pk, kb.bucket)
+ORDER BY r.name, i.instance_id, cg.name, topic, kb.pk, kb.bucket`
+	return expandKeys(q, l)
+}
+
+// eventsSQL is the query of Events: the breaks whose later sample lies in
+// [first edge, last edge), one row per topic and pair of polls.
+const eventsSQL = seriesCTE + `
+SELECT r.name AS region, i.instance_id, cg.name AS consumer_group, tn.name AS topic,
+       k.cls AS kind, k.t0 AS from_time, k.t AS to_time,
+       array_agg(k.p ORDER BY k.p) AS partitions,
+       sum(k.c0)::bigint AS consumer_from, sum(k.c)::bigint AS consumer_to,
+       sum(k.b0)::bigint AS broker_from, sum(k.b)::bigint AS broker_to
+FROM k CROSS JOIN e
+JOIN lagtrail.consumer_groups cg ON cg.group_key = k.g
+JOIN lagtrail.instances i ON i.instance_key = cg.instance_key
+JOIN lagtrail.regions r ON r.region_key = i.region_key
+JOIN lagtrail.topics tn ON tn.topic_key = k.tp
+WHERE k.cls NOT IN ('ok', 'first') AND k.t >= e.edges[1] AND k.t < e.edges[e.n + 1]
+GROUP BY r.name, i.instance_id, cg.name, tn.name, k.cls, k.t0, k.t
+ORDER BY k.t, r.name, i.instance_id, cg.name, tn.name, k.cls`
+
+// statesSQL is the query of PartitionStates: window features of every
+// partition at the last poll of its group in each bucket. $9 is the window.
+const statesSQL = seriesCTE + `,
+f AS (
+  SELECT k.*, greatest(k.b - k.c, 0) AS lag,
+         count(*) OVER ww AS samples_w,
+         min(greatest(k.b - k.c, 0)) OVER ww AS lag_min_w,
+         first_value(greatest(k.b - k.c, 0)) OVER ww AS lag_first_w,
+         sum(CASE WHEN k.cls <> 'first' AND greatest(k.b - k.c, 0) < greatest(k.b0 - k.c0, 0) THEN 1 ELSE 0 END) OVER ww AS lag_decreases_w,
+         (sum(CASE WHEN k.cls = 'rewind' THEN k.c0 - k.c ELSE 0 END) OVER ww)::bigint AS rewound_w,
+         max(CASE WHEN k.cls <> 'first' AND k.c <> k.c0 THEN k.t END) OVER wa AS changed_at,
+         max(CASE WHEN k.cls <> 'first' AND k.c <> k.c0 THEN k.rn END) OVER wa AS changed_rn,
+         first_value(k.t) OVER wa AS first_t
+  FROM k
+  WINDOW ww AS (PARTITION BY k.g, k.tp, k.p ORDER BY k.t RANGE BETWEEN $9::interval PRECEDING AND CURRENT ROW),
+         wa AS (PARTITION BY k.g, k.tp, k.p ORDER BY k.t ROWS UNBOUNDED PRECEDING)
+),
+endt AS (
+  SELECT s.g, width_bucket(s.t, e.edges) AS bucket, max(s.t) AS t
+  FROM s CROSS JOIN e WHERE s.t >= e.edges[1] AND s.t < e.edges[e.n + 1]
+  GROUP BY 1, 2
+)
+SELECT r.name AS region, i.instance_id, cg.name AS consumer_group, tn.name AS topic,
+       f.p AS partition, endt.bucket - 1 AS bucket, f.t AS at,
+       f.b AS broker_offset, f.c AS consumer_offset, f.lag,
+       f.samples_w AS samples, f.lag_min_w AS lag_min, f.lag_first_w AS lag_first,
+       f.lag_decreases_w AS lag_decreases, f.rewound_w AS rewound,
+       coalesce(f.changed_at, f.first_t) AS unchanged_since,
+       f.rn - coalesce(f.changed_rn, 1) + 1 AS unchanged_samples,
+       f.changed_at IS NULL AS since_is_lower_bound
+FROM f JOIN endt ON endt.g = f.g AND endt.t = f.t
+JOIN lagtrail.consumer_groups cg ON cg.group_key = f.g
+JOIN lagtrail.instances i ON i.instance_key = cg.instance_key
+JOIN lagtrail.regions r ON r.region_key = i.region_key
+JOIN lagtrail.topics tn ON tn.topic_key = f.tp
+ORDER BY r.name, i.instance_id, cg.name, tn.name, f.p, endt.bucket`
+
+// expandKeys replaces each {{keys alias}} with keyCols(alias, l).
+func expandKeys(q string, l Level) string {
+	for {
+		i := strings.Index(q, "{{keys ")
+		if i < 0 {
+			return q
+		}
+		j := strings.Index(q[i:], "}}")
+		alias := q[i+len("{{keys ") : i+j]
+		q = q[:i] + keyCols(alias, l) + q[i+j+2:]
+	}
+}
