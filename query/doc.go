@@ -1,23 +1,30 @@
 // Package query computes what recorded samples mean over time: lag trends,
-// consumption and production rates, time lag, time to drain, stalls and
-// rewinds, skew and capacity headroom.
+// consumption and production rates, time lag, time to drain, series breaks
+// (stalls, rewinds, resets, recreated topics, gaps) and a Burrow-style
+// status timeline.
 //
-// Its math is pure functions over samples with an explicit time, so that
-// every figure can be tested in the hard cases where peers are wrong:
+// The heavy work runs in PostgreSQL: Engine asks its Source (a
+// *store.Store) for per-bucket aggregates, never for every raw sample, and
+// turns them into answers with pure functions that take explicit times:
 //
-//   - Increase spreads a counter's advance over buckets by interpolating
-//     inside each poll interval, so bucket counts add up exactly to the
-//     range total. A decrease (rewind, reset, recreated topic) or a gap
-//     longer than GapFactor median poll intervals splits the series and is
-//     reported as an event; it is never counted as negative or huge
-//     throughput, and nothing is extrapolated past the recorded samples.
-//     (Prometheus' increase() treats a decrease as a counter reset and
-//     extrapolates at the range edges.)
-//   - LinearFit is the least-squares fit behind PromQL's deriv and
-//     predict_linear; DrainETA turns a falling lag slope into a time.
+//   - History: per key and bucket, lag at the bucket's end and its peak,
+//     time lag (sampled from LastTimestamp, or estimated from the recorded
+//     broker offsets when the API hid it, flagged either way), consume,
+//     produce and net rates, and the breaks that end in the bucket.
+//   - Drain: lag, rates, least-squares slope (PromQL deriv), time to drain
+//     and predicted lag (predict_linear) over a window.
+//   - Status: Evaluate rates each partition at the end of each bucket over
+//     a sliding window; Timeline merges the group's worst status into
+//     intervals.
+//   - Events: each break with its partitions and offsets.
 //
-// The lagtrail query commands, and SQL-side bucketing over large ranges, are
-// not built yet.
+// The counting rules, which the store's SQL applies and Increase states in
+// Go: a decrease (rewind, reset, recreated topic) or a gap longer than
+// GapFactor median poll intervals splits the series and is reported, never
+// counted as negative or huge throughput; counts are interpolated at bucket
+// edges, so consecutive buckets add up exactly to the range total; nothing
+// is extrapolated past the recorded samples. (Prometheus' increase() treats
+// a decrease as a counter reset and extrapolates at the range edges.)
 //
 // This package may import lagtrail/store and the standard library.
 package query

@@ -80,7 +80,9 @@ func (s *Store) Events(ctx context.Context, q AggregateQuery) ([]Event, error) {
 
 // PartitionStates returns, for every selected partition and every bucket in
 // which its group was polled, the window features a status evaluation
-// needs, at the group's last poll in the bucket. q.Window must be positive;
+// needs, at the group's last poll in the bucket. Bucket -1 holds the state
+// at the last poll read before the first edge, if any, so that a caller can
+// carry it into a first bucket without polls. q.Window must be positive;
 // q.By is ignored.
 func (s *Store) PartitionStates(ctx context.Context, q AggregateQuery) ([]PartitionState, error) {
 	if q.Window <= 0 {

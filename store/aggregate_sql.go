@@ -234,7 +234,8 @@ GROUP BY r.name, i.instance_id, cg.name, tn.name, k.cls, k.t0, k.t
 ORDER BY k.t, r.name, i.instance_id, cg.name, tn.name, k.cls`
 
 // statesSQL is the query of PartitionStates: window features of every
-// partition at the last poll of its group in each bucket. $9 is the window.
+// partition at the last poll of its group in each bucket, and at the last
+// poll before the first edge (bucket -1). $9 is the window.
 const statesSQL = seriesCTE + `,
 f AS (
   SELECT k.*, greatest(k.b - k.c, 0) AS lag,
@@ -252,7 +253,7 @@ f AS (
 ),
 endt AS (
   SELECT s.g, width_bucket(s.t, e.edges) AS bucket, max(s.t) AS t
-  FROM s CROSS JOIN e WHERE s.t >= e.edges[1] AND s.t < e.edges[e.n + 1]
+  FROM s CROSS JOIN e WHERE s.t < e.edges[e.n + 1]
   GROUP BY 1, 2
 )
 SELECT r.name AS region, i.instance_id, cg.name AS consumer_group, tn.name AS topic,

@@ -1,0 +1,156 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/lagtrail/lagtrail/store"
+)
+
+// ErrInvalidRequest is wrapped by every error about a request itself: a bad
+// selection, time range, step or window. The lagtrail command exits with
+// status 2 on it.
+var ErrInvalidRequest = errors.New("invalid query")
+
+// ErrUnknownGroup is returned (wrapping ErrInvalidRequest) when no recorded
+// group matches the selection.
+var ErrUnknownGroup = fmt.Errorf("%w: unknown group", ErrInvalidRequest)
+
+// ErrAmbiguousGroup is returned (wrapping ErrInvalidRequest) when a group
+// name matches groups of several instances and the selection does not say
+// which.
+var ErrAmbiguousGroup = fmt.Errorf("%w: ambiguous group", ErrInvalidRequest)
+
+// Source is the recorded history the engine reads. *store.Store is one.
+type Source interface {
+	FindGroups(ctx context.Context, name, region, instance string) ([]store.GroupRef, error)
+	Buckets(ctx context.Context, q store.AggregateQuery) ([]store.BucketAggregate, error)
+	Events(ctx context.Context, q store.AggregateQuery) ([]store.Event, error)
+	PartitionStates(ctx context.Context, q store.AggregateQuery) ([]store.PartitionState, error)
+}
+
+// DefaultLookback is Config.Lookback's default.
+const DefaultLookback = 24 * time.Hour
+
+// Config tunes the engine. The zero value is the default.
+type Config struct {
+	// Lookback is how much history before a range is read as context: the
+	// broker offsets time lag is estimated from, the fastest consumption
+	// a reset to latest is judged against, and the status window. Default
+	// 24h.
+	Lookback time.Duration
+	// GapFactor and ResetFactor override store.DefaultGapFactor and
+	// store.DefaultResetFactor when positive.
+	GapFactor   float64
+	ResetFactor float64
+}
+
+// Engine answers questions about recorded history.
+type Engine struct {
+	src Source
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns an Engine reading src.
+func New(src Source, cfg Config, logger *slog.Logger) (*Engine, error) {
+	if src == nil {
+		return nil, errors.New("query: nil source")
+	}
+	if cfg.Lookback < 0 || cfg.GapFactor < 0 || cfg.ResetFactor < 0 {
+		return nil, fmt.Errorf("query: negative config value: lookback %s, gap factor %v, reset factor %v", cfg.Lookback, cfg.GapFactor, cfg.ResetFactor)
+	}
+	if cfg.Lookback == 0 {
+		cfg.Lookback = DefaultLookback
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{src: src, cfg: cfg, log: logger}, nil
+}
+
+// Selection says which recorded partitions a query reads.
+type Selection struct {
+	// Group is a consumer group name. Empty selects every recorded group.
+	// A name recorded under several instances must be narrowed by Region
+	// or Instance.
+	Group string
+	// Region and Instance narrow the groups; empty matches any.
+	Region   string
+	Instance string
+	// Topic selects one topic; empty selects every topic.
+	Topic string
+	// Partition selects one partition; nil selects every partition.
+	Partition *int32
+}
+
+// resolve returns the groups sel names, or an error wrapping
+// ErrUnknownGroup or ErrAmbiguousGroup that names them.
+func (e *Engine) resolve(ctx context.Context, sel Selection) ([]store.GroupRef, error) {
+	if sel.Partition != nil && *sel.Partition < 0 {
+		return nil, fmt.Errorf("%w: partition must not be negative, got %d", ErrInvalidRequest, *sel.Partition)
+	}
+	groups, err := e.src.FindGroups(ctx, sel.Group, sel.Region, sel.Instance)
+	if err != nil {
+		return nil, fmt.Errorf("find groups: %w", err)
+	}
+	if len(groups) == 0 {
+		return nil, fmt.Errorf("%w %s: no such group is recorded (lagtrail record stores groups as it polls them)", ErrUnknownGroup, describe(sel))
+	}
+	if sel.Group != "" && len(groups) > 1 {
+		names := make([]string, len(groups))
+		for i, g := range groups {
+			names[i] = g.Region + "/" + g.InstanceID + "/" + g.Group
+		}
+		return nil, fmt.Errorf("%w %q: recorded in %d instances, narrow it with --region or --instance: %s",
+			ErrAmbiguousGroup, sel.Group, len(groups), strings.Join(names, ", "))
+	}
+	return groups, nil
+}
+
+func describe(sel Selection) string {
+	var parts []string
+	if sel.Group != "" {
+		parts = append(parts, fmt.Sprintf("%q", sel.Group))
+	} else {
+		parts = append(parts, "(any)")
+	}
+	if sel.Region != "" {
+		parts = append(parts, "in region "+sel.Region)
+	}
+	if sel.Instance != "" {
+		parts = append(parts, "in instance "+sel.Instance)
+	}
+	return strings.Join(parts, " ")
+}
+
+// aggregate builds the store query of sel over edges.
+func (e *Engine) aggregate(groups []store.GroupRef, sel Selection, by store.Level, edges []time.Time) store.AggregateQuery {
+	return store.AggregateQuery{
+		Groups:      groups,
+		Topic:       sel.Topic,
+		Partition:   sel.Partition,
+		By:          by,
+		Edges:       edges,
+		Lookback:    e.cfg.Lookback,
+		GapFactor:   e.cfg.GapFactor,
+		ResetFactor: e.cfg.ResetFactor,
+	}
+}
+
+// ParseLevel reads "group", "topic" or "partition".
+func ParseLevel(s string) (store.Level, error) {
+	switch s {
+	case "group", "":
+		return store.LevelGroup, nil
+	case "topic":
+		return store.LevelTopic, nil
+	case "partition":
+		return store.LevelPartition, nil
+	}
+	return 0, fmt.Errorf("%w: --by must be group, topic or partition, got %q", ErrInvalidRequest, s)
+}

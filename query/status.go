@@ -1,0 +1,243 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lagtrail/lagtrail/store"
+)
+
+// Status is a Burrow-style evaluation of a partition or a group.
+type Status int
+
+// The statuses, from best to worst. A group's status is the worst of its
+// partitions'.
+const (
+	// StatusNoData: no poll in the bucket; nothing is claimed.
+	StatusNoData Status = iota
+	// StatusOK: no lag, or the lag went down in the window.
+	StatusOK
+	// StatusWarn: the lag was never zero and never went down in the window.
+	StatusWarn
+	// StatusRewind: the consumer offset went back in the window.
+	StatusRewind
+	// StatusStall: lag, and the consumer offset has not moved for at least
+	// StallSamples polls.
+	StatusStall
+	// StatusStop: lag, and the consumer offset has not moved for longer
+	// than the window.
+	StatusStop
+)
+
+// StallSamples is how many consecutive polls must show the same consumer
+// offset, while there is lag, for a partition to be STALL.
+const StallSamples = 3
+
+// WarnSamples is how many polls the window must hold before a lag that never
+// went down counts as WARN.
+const WarnSamples = 3
+
+// String returns the status in capitals, as Burrow writes it.
+func (s Status) String() string {
+	switch s {
+	case StatusNoData:
+		return "NODATA"
+	case StatusOK:
+		return "OK"
+	case StatusWarn:
+		return "WARN"
+	case StatusRewind:
+		return "REWIND"
+	case StatusStall:
+		return "STALL"
+	case StatusStop:
+		return "STOP"
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// Evaluate rates one partition from its state at the end of a window, and
+// says why in words. The rules, first match wins:
+//
+//   - REWIND: the consumer offset went back in the window.
+//   - OK: no lag now.
+//   - STOP: the consumer offset has not moved for longer than the window.
+//   - STALL: it has not moved for StallSamples polls.
+//   - OK: the lag was zero at some poll in the window.
+//   - WARN: the window holds WarnSamples polls or more and the lag never
+//     went down between two of them.
+//   - OK otherwise.
+func Evaluate(st store.PartitionState, window time.Duration) (Status, string) {
+	stuck := st.At.Sub(st.UnchangedSince)
+	since := st.UnchangedSince.Format(time.RFC3339)
+	if st.SinceIsLowerBound {
+		since = "before " + since
+	}
+	switch {
+	case st.Rewound > 0:
+		return StatusRewind, fmt.Sprintf("consumer offset went back %d messages in the last %s", st.Rewound, window)
+	case st.Lag == 0:
+		return StatusOK, "no lag"
+	case stuck > window:
+		return StatusStop, fmt.Sprintf("no consumer progress since %s (%s) with lag %d", since, stuck.Round(time.Second), st.Lag)
+	case st.UnchangedSamples >= StallSamples:
+		return StatusStall, fmt.Sprintf("consumer offset %d unchanged for %d polls since %s with lag %d", st.Consumer, st.UnchangedSamples, since, st.Lag)
+	case st.LagMin == 0:
+		return StatusOK, "lag was zero in the window"
+	case st.Samples >= WarnSamples && st.LagDecreases == 0:
+		return StatusWarn, fmt.Sprintf("lag never went down in the last %s: %d to %d", window, st.LagFirst, st.Lag)
+	}
+	return StatusOK, "lag going down"
+}
+
+// PartitionRef names a partition of a group.
+type PartitionRef struct {
+	Topic     string
+	Partition int32
+}
+
+// String returns "topic/partition".
+func (p PartitionRef) String() string { return fmt.Sprintf("%s/%d", p.Topic, p.Partition) }
+
+// Interval is a stretch of a group's status timeline.
+type Interval struct {
+	Group    store.GroupRef
+	From, To time.Time
+	Status   Status
+	// Partitions are the partitions at the group's status, for any status
+	// worse than OK.
+	Partitions []PartitionRef
+	// Reason explains the status in words, from the interval's last
+	// evaluation of its first partition.
+	Reason string
+}
+
+// StatusRequest asks for the status timeline of the selected groups.
+type StatusRequest struct {
+	Range
+	// Window is the sliding window each evaluation looks back over.
+	// Default 15m.
+	Window time.Duration
+}
+
+// DefaultStatusWindow is StatusRequest.Window's default.
+const DefaultStatusWindow = 15 * time.Minute
+
+// Status evaluates every selected partition at the last poll of each bucket
+// over the sliding window, and returns each group's timeline: consecutive
+// buckets with the same status and partitions merge into one interval.
+func (e *Engine) Status(ctx context.Context, req StatusRequest) ([]Interval, error) {
+	if req.Window == 0 {
+		req.Window = DefaultStatusWindow
+	}
+	if req.Window < 0 {
+		return nil, fmt.Errorf("%w: window must be positive, got %s", ErrInvalidRequest, req.Window)
+	}
+	edges, _, err := req.edges()
+	if err != nil {
+		return nil, err
+	}
+	groups, err := e.resolve(ctx, req.Selection)
+	if err != nil {
+		return nil, err
+	}
+	q := e.aggregate(groups, req.Selection, store.LevelPartition, edges)
+	q.Window = req.Window
+	q.Lookback = max(q.Lookback, req.Window)
+	states, err := e.src.PartitionStates(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	return Timeline(groups, states, edges, req.Window), nil
+}
+
+// Timeline evaluates states (as PartitionStates returns them) and merges
+// each group's buckets into intervals. A bucket without a poll carries the
+// previous evaluation while that poll is at most GapFactor median poll
+// intervals before the bucket's end, so buckets narrower than the poll
+// interval do not flicker; after that it is NODATA.
+func Timeline(groups []store.GroupRef, states []store.PartitionState, edges []time.Time, window time.Duration) []Interval {
+	type eval struct {
+		status Status
+		parts  []PartitionRef
+		reason string
+		at     time.Time
+		polled bool
+	}
+	n := len(edges) - 1
+	// evs[0] is the state before the range (bucket -1), evs[b+1] bucket b.
+	byGroup := make(map[store.GroupRef][]eval, len(groups))
+	polls := make(map[store.GroupRef][]time.Time, len(groups))
+	for _, g := range groups {
+		byGroup[g] = make([]eval, n+1)
+	}
+	for _, st := range states {
+		evs, ok := byGroup[st.Group]
+		if !ok || st.Bucket < -1 || st.Bucket >= n {
+			continue
+		}
+		s, why := Evaluate(st, window)
+		ev := &evs[st.Bucket+1]
+		if !ev.polled {
+			polls[st.Group] = append(polls[st.Group], st.At)
+		}
+		ev.polled, ev.at = true, st.At
+		ref := PartitionRef{Topic: st.Topic, Partition: st.Partition}
+		switch {
+		case s > ev.status:
+			ev.status, ev.parts, ev.reason = s, []PartitionRef{ref}, why
+		case s == ev.status:
+			ev.parts = append(ev.parts, ref)
+		}
+	}
+	var out []Interval
+	for _, g := range groups {
+		evs := byGroup[g]
+		ts := polls[g]
+		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+		pts := make([]Point, len(ts))
+		for i, t := range ts {
+			pts[i] = Point{T: t}
+		}
+		stale := GapFactor * MedianInterval(pts)
+		for b := 1; b <= n; b++ {
+			if prev := evs[b-1]; !evs[b].polled && prev.polled && edges[b].Sub(prev.at) <= stale {
+				evs[b] = prev
+			}
+		}
+		evs = evs[1:]
+		for b := range evs {
+			if evs[b].status <= StatusOK {
+				evs[b].parts = nil
+				evs[b].reason = "no poll in the bucket"
+				if evs[b].status == StatusOK {
+					evs[b].reason = "every partition OK"
+				}
+			}
+		}
+		for b := 0; b < n; {
+			ev := evs[b]
+			iv := Interval{Group: g, From: edges[b], Status: ev.status, Partitions: ev.parts, Reason: ev.reason}
+			b++
+			for b < n && evs[b].status == ev.status && slices.Equal(evs[b].parts, ev.parts) {
+				iv.Reason = evs[b].reason
+				b++
+			}
+			iv.To = edges[b]
+			out = append(out, iv)
+		}
+	}
+	return out
+}
+
+// JoinPartitions writes partitions as "topic/0,topic/3".
+func JoinPartitions(ps []PartitionRef) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
