@@ -23,6 +23,10 @@ type queryFlags struct {
 	window, horizon          time.Duration
 	at                       string
 	hasRange, hasStep, hasBy bool
+	// check, when set, validates the command's own flags against now. It
+	// runs with the shared checks, before the store is opened, so that a
+	// bad flag exits 2 whatever the state of the database.
+	check func(now time.Time) error
 }
 
 func newQueryCmd(g *globals) *cobra.Command {
@@ -106,6 +110,17 @@ func (f *queryFlags) parse(cmd *cobra.Command, now time.Time) (parsed, error) {
 		if !p.from.Before(p.to) {
 			return p, usagef("--from %s must be before --to %s", p.from.UTC().Format(time.RFC3339), p.to.UTC().Format(time.RFC3339))
 		}
+		if f.hasStep {
+			// The engine cuts the same buckets; refusing too many here
+			// needs no database.
+			step := f.step
+			if step == 0 {
+				step = query.DefaultStep(p.to.Sub(p.from))
+			}
+			if _, err := query.Edges(p.from.UTC(), p.to.UTC(), step, store.MaxBuckets); err != nil {
+				return p, usageError{err}
+			}
+		}
 	}
 	if f.hasBy {
 		by, err := query.ParseLevel(f.by)
@@ -113,6 +128,11 @@ func (f *queryFlags) parse(cmd *cobra.Command, now time.Time) (parsed, error) {
 			return p, usageError{err}
 		}
 		p.by = by
+	}
+	if f.check != nil {
+		if err := f.check(now); err != nil {
+			return p, err
+		}
 	}
 	return p, nil
 }

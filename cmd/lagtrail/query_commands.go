@@ -116,17 +116,21 @@ lag is not draining) and predicted_lag at --horizon past --at (as
 predict_linear).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runQuery(cmd, g, f, func(ctx context.Context, e *query.Engine, p parsed, now time.Time) (*table, error) {
-				at, err := query.ParseTime(f.at, now)
-				if err != nil {
-					return nil, usagef("--at: %v", err)
+			var at time.Time
+			f.check = func(now time.Time) error {
+				var err error
+				if at, err = query.ParseTime(f.at, now); err != nil {
+					return usagef("--at: %v", err)
 				}
 				if f.window <= 0 {
-					return nil, usagef("--window must be positive, got %s", f.window)
+					return usagef("--window must be positive, got %s", f.window)
 				}
 				if f.horizon < 0 {
-					return nil, usagef("--horizon must not be negative, got %s", f.horizon)
+					return usagef("--horizon must not be negative, got %s", f.horizon)
 				}
+				return nil
+			}
+			return runQuery(cmd, g, f, func(ctx context.Context, e *query.Engine, p parsed, _ time.Time) (*table, error) {
 				ds, err := e.Drain(ctx, query.DrainRequest{Selection: p.sel, By: p.by, At: at, Window: f.window, Horizon: f.horizon})
 				if err != nil {
 					return nil, err
@@ -187,10 +191,13 @@ status, and the reason. Statuses, best to worst:
   STOP    lag, and no consumer progress for longer than the window`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runQuery(cmd, g, f, func(ctx context.Context, e *query.Engine, p parsed, _ time.Time) (*table, error) {
+			f.check = func(time.Time) error {
 				if f.window <= 0 {
-					return nil, usagef("--window must be positive, got %s", f.window)
+					return usagef("--window must be positive, got %s", f.window)
 				}
+				return nil
+			}
+			return runQuery(cmd, g, f, func(ctx context.Context, e *query.Engine, p parsed, _ time.Time) (*table, error) {
 				ivs, err := e.Status(ctx, query.StatusRequest{
 					Range:  query.Range{Selection: p.sel, From: p.from, To: p.to, Step: f.step},
 					Window: f.window,
