@@ -25,9 +25,14 @@ var ErrUnknownGroup = fmt.Errorf("%w: unknown group", ErrInvalidRequest)
 // which.
 var ErrAmbiguousGroup = fmt.Errorf("%w: ambiguous group", ErrInvalidRequest)
 
+// ErrUnknownTopic is returned (wrapping ErrInvalidRequest) when no poll
+// recorded the selected topic.
+var ErrUnknownTopic = fmt.Errorf("%w: unknown topic", ErrInvalidRequest)
+
 // Source is the recorded history the engine reads. *store.Store is one.
 type Source interface {
 	FindGroups(ctx context.Context, name, region, instance string) ([]store.GroupRef, error)
+	TopicExists(ctx context.Context, name string) (bool, error)
 	Buckets(ctx context.Context, q store.AggregateQuery) ([]store.BucketAggregate, error)
 	Events(ctx context.Context, q store.AggregateQuery) ([]store.Event, error)
 	PartitionStates(ctx context.Context, q store.AggregateQuery) ([]store.PartitionState, error)
@@ -100,6 +105,15 @@ func (e *Engine) resolve(ctx context.Context, sel Selection) ([]store.GroupRef, 
 	}
 	if len(groups) == 0 {
 		return nil, fmt.Errorf("%w %s: no such group is recorded (lagtrail record stores groups as it polls them)", ErrUnknownGroup, describe(sel))
+	}
+	if sel.Topic != "" {
+		ok, err := e.src.TopicExists(ctx, sel.Topic)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w %q: no poll recorded it", ErrUnknownTopic, sel.Topic)
+		}
 	}
 	if sel.Group != "" && len(groups) > 1 {
 		names := make([]string, len(groups))

@@ -380,6 +380,7 @@ func checkBadSelections(t *testing.T, r *recorded) {
 		want error
 	}{
 		{"unknown group", query.Range{Selection: sel("nope"), From: from, To: to}, query.ErrUnknownGroup},
+		{"unknown topic", query.Range{Selection: query.Selection{Group: "steady", Topic: "nope"}, From: from, To: to}, query.ErrUnknownTopic},
 		{"from after to", query.Range{Selection: sel("steady"), From: to, To: from}, query.ErrInvalidRequest},
 		{"negative step", query.Range{Selection: sel("steady"), From: from, To: to, Step: -time.Minute}, query.ErrInvalidRequest},
 		{"too many buckets", query.Range{Selection: sel("steady"), From: from, To: from.Add(1000 * time.Hour), Step: time.Second}, query.ErrInvalidRequest},

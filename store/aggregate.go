@@ -125,8 +125,9 @@ func (q AggregateQuery) resetFactor() float64 {
 // TimeLagKind says how a time lag was obtained.
 type TimeLagKind int
 
-// The kinds of time lag, from most to least certain. An aggregate over
-// several partitions has the least certain kind of its parts.
+// The kinds of time lag, from most to least certain. The largest time lag
+// over several partitions has the kind of the partition it comes from,
+// except that it is a lower bound when any partition's is.
 const (
 	// TimeLagSampled comes from the API's LastTimestamp (or is zero because
 	// there is no lag).
@@ -201,7 +202,8 @@ type BucketAggregate struct {
 	ConsumeCovered float64
 	ProduceCovered float64
 	// TimeLag is the largest time lag of the key's partitions at the last
-	// poll in the bucket, in seconds, and TimeLagKind how it was obtained.
+	// poll in the bucket, in seconds, and TimeLagKind how it was obtained
+	// (see TimeLagKind for several partitions).
 	TimeLag     *float64
 	TimeLagKind TimeLagKind
 	// Events lists the kinds of series breaks (EventRewind, ...) that end in

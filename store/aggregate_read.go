@@ -146,6 +146,15 @@ ORDER BY r.name, i.instance_id, g.name`, []any{name, region, instance})
 	return out, nil
 }
 
+// TopicExists reports whether any poll recorded a topic of this name.
+func (s *Store) TopicExists(ctx context.Context, name string) (bool, error) {
+	var ok bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM lagtrail.topics WHERE name = $1)`, name).Scan(&ok); err != nil {
+		return false, fmt.Errorf("find topic: %w", err)
+	}
+	return ok, nil
+}
+
 // aggregateArgs validates q and returns the parameters $1..$8 of the
 // aggregate queries. ok is false when none of q's groups is known.
 func (s *Store) aggregateArgs(ctx context.Context, q AggregateQuery) ([]any, bool, error) {

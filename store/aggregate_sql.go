@@ -91,7 +91,9 @@ func keyCols(a string, l Level) string {
 //	     hidden); m/mr/bq find, for each, the broker samples of its
 //	     partition and segment just below and at or above its consumer
 //	     offset, by sorting both by offset; est interpolates between them.
-//	tlp  each partition's time lag and kind; tlb the key's largest.
+//	tlp  each partition's time lag and kind; tlb the key's largest, with
+//	     the kind of the partition it comes from, or lower_bound when any
+//	     partition's is (the true largest may then be larger).
 //	evb  the kinds of breaks per key and bucket.
 func bucketsSQL(l Level) string {
 	q := seriesCTE + `,
@@ -180,7 +182,8 @@ tlp AS (
   FROM q LEFT JOIN est x ON x.g = q.g AND x.tp = q.tp AND x.p = q.p AND x.t = q.t
 ),
 tlb AS (
-  SELECT {{keys tlp}}, tlp.bucket, max(tlp.tl) AS tl, max(tlp.tl_kind) AS tl_kind
+  SELECT {{keys tlp}}, tlp.bucket, max(tlp.tl) AS tl,
+         CASE WHEN max(tlp.tl_kind) = 2 THEN 2 ELSE (array_agg(tlp.tl_kind ORDER BY tlp.tl DESC))[1] END AS tl_kind
   FROM tlp GROUP BY 1, 2, 3, 4
 ),
 evb AS (

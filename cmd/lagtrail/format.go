@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -120,12 +121,13 @@ func (t *table) writeJSON(w io.Writer) error {
 }
 
 func (t *table) writeTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	head := make([]string, len(t.columns))
 	for i, c := range t.columns {
 		head[i] = strings.ToUpper(c.name)
 	}
-	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for ri, r := range t.rows {
 		cells := make([]string, len(r))
 		for i, v := range r {
@@ -135,9 +137,18 @@ func (t *table) writeTable(w io.Writer) error {
 				cells[i] = human(v, t.columns[i].kind)
 			}
 		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// Columns are left-aligned; drop the padding after the last one.
+	for line := range strings.Lines(buf.String()) {
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // plain writes v for CSV: RFC3339 UTC times, plain numbers, empty for nil.

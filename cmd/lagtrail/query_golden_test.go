@@ -249,12 +249,18 @@ func TestQueryFacts(t *testing.T) {
 			if want := max(b0-c0, 0) + max(b1-c1, 0); num(t, r, "lag") != float64(want) {
 				t.Errorf("bucket %d: lag %s, want %d", k, r["lag"], want)
 			}
-			// The group's kind is the least certain of its partitions'.
+			// The group's time lag is the largest partition's, with that
+			// partition's kind: 0 shows timestamps (lag/10 s), 1 hides
+			// them (lag/5 s, estimated).
+			tl0, tl1 := float64(max(b0-c0, 0))/10, float64(max(b1-c1, 0))/5
 			wantKind := "sampled"
-			if b1 > c1 {
+			if tl1 > tl0 {
 				wantKind = "estimated"
 			}
-			if r["time_lag_kind"] != wantKind {
+			if num(t, r, "time_lag_seconds") != max(tl0, tl1) {
+				t.Errorf("bucket %d: time_lag_seconds %s, want %v", k, r["time_lag_seconds"], max(tl0, tl1))
+			}
+			if tl0 != tl1 && r["time_lag_kind"] != wantKind {
 				t.Errorf("bucket %d: time_lag_kind %s, want %s", k, r["time_lag_kind"], wantKind)
 			}
 		}
@@ -404,7 +410,7 @@ func TestQueryFacts(t *testing.T) {
 				t.Errorf("column %s missing from the rows", c)
 			}
 		}
-		if r := doc.Rows[clampPoll/step]; r["clamped"] != 1.0 || r["time_lag_kind"] != "estimated" {
+		if r := doc.Rows[clampPoll/step]; r["clamped"] != 1.0 || r["time_lag_kind"] != "sampled" || r["time_lag_seconds"] != 60.0 {
 			t.Errorf("bucket of the clamped sample: %v", r)
 		}
 		if doc.Events[0]["kind"] != "rewind" || doc.Rows[rewindPoll/step]["events"] != "rewind" {
