@@ -88,9 +88,13 @@ func keyCols(a string, l Level) string {
 //	endt the last poll of each group in each bucket; q the partition samples
 //	     of those polls.
 //	qe   the samples whose time lag must be estimated (lag > 0, timestamp
-//	     hidden); m/mr/bq find, for each, the broker samples of its
-//	     partition and segment just below and at or above its consumer
-//	     offset, by sorting both by offset; est interpolates between them.
+//	     hidden). m merges them, keyed by consumer offset, with the broker
+//	     samples of their partitions keyed by broker offset; est finds, in
+//	     one sort each way, the last broker sample below each consumer
+//	     offset and the first at or above it, within the segment. The
+//	     broker offset does not decrease within a segment, so the largest
+//	     time below is the latest sample below and the smallest time above
+//	     the earliest sample above: running max and min, no self-join.
 //	tlp  each partition's time lag and kind; tlb the key's largest, with
 //	     the kind of the partition it comes from, or lower_bound when any
 //	     partition's is (the true largest may then be larger).
@@ -157,19 +161,15 @@ m AS (
   SELECT k.g, k.tp, k.p, k.seg, k.b, 1, k.t FROM k
   WHERE (k.g, k.tp, k.p) IN (SELECT qe.g, qe.tp, qe.p FROM qe)
 ),
-mr AS (
-  SELECT m.*, count(*) FILTER (WHERE m.o = 1) OVER (PARTITION BY m.g, m.tp, m.p, m.seg ORDER BY m.off, m.o, m.t ROWS UNBOUNDED PRECEDING) AS nb
-  FROM m
-),
-bq AS (
-  SELECT mr.g, mr.tp, mr.p, mr.seg, mr.nb, mr.off AS b, mr.t FROM mr WHERE mr.o = 1
-),
 est AS (
-  SELECT x.g, x.tp, x.p, x.t, lo.b AS b_lo, lo.t AS t_lo, hi.b AS b_hi, hi.t AS t_hi
-  FROM mr x
-  LEFT JOIN bq lo ON lo.g = x.g AND lo.tp = x.tp AND lo.p = x.p AND lo.seg = x.seg AND lo.nb = x.nb
-  LEFT JOIN bq hi ON hi.g = x.g AND hi.tp = x.tp AND hi.p = x.p AND hi.seg = x.seg AND hi.nb = x.nb + 1
-  WHERE x.o = 0
+  SELECT m.g, m.tp, m.p, m.t, m.o,
+         max(m.off) FILTER (WHERE m.o = 1) OVER below AS b_lo,
+         max(m.t) FILTER (WHERE m.o = 1) OVER below AS t_lo,
+         min(m.off) FILTER (WHERE m.o = 1) OVER above AS b_hi,
+         min(m.t) FILTER (WHERE m.o = 1) OVER above AS t_hi
+  FROM m
+  WINDOW below AS (PARTITION BY m.g, m.tp, m.p, m.seg ORDER BY m.off, m.o, m.t ROWS UNBOUNDED PRECEDING),
+         above AS (PARTITION BY m.g, m.tp, m.p, m.seg ORDER BY m.off DESC, m.o DESC, m.t DESC ROWS UNBOUNDED PRECEDING)
 ),
 tlp AS (
   SELECT q.g, q.tp, q.p, q.bucket,
@@ -179,7 +179,7 @@ tlp AS (
                    - (q.c - x.b_lo)::float8 / (x.b_hi - x.b_lo)::float8 * extract(epoch FROM x.t_hi - x.t_lo)::float8, 0)
               ELSE extract(epoch FROM q.t - x.t_hi)::float8 END AS tl,
          CASE WHEN q.b <= q.c OR q.lt > 0 THEN 0 WHEN x.t_lo IS NOT NULL THEN 1 ELSE 2 END AS tl_kind
-  FROM q LEFT JOIN est x ON x.g = q.g AND x.tp = q.tp AND x.p = q.p AND x.t = q.t
+  FROM q LEFT JOIN est x ON x.g = q.g AND x.tp = q.tp AND x.p = q.p AND x.t = q.t AND x.o = 0
 ),
 tlb AS (
   SELECT {{keys tlp}}, tlp.bucket, max(tlp.tl) AS tl,
