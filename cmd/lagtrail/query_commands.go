@@ -11,8 +11,25 @@ import (
 	"github.com/lagtrail/lagtrail/store"
 )
 
-func newQueryLagCmd(g *globals) *cobra.Command {
+// historyCmd completes cmd as a command that prints History as render's
+// table.
+func historyCmd(g *globals, cmd *cobra.Command, render func(*query.History) *table) *cobra.Command {
 	f := &queryFlags{}
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runQuery(cmd, g, f, func(ctx context.Context, e *query.Engine, p parsed, _ time.Time) (*table, error) {
+			h, err := e.History(ctx, query.Range{Selection: p.sel, From: p.from, To: p.to, Step: f.step, By: p.by})
+			if err != nil {
+				return nil, err
+			}
+			return render(h), nil
+		})
+	}
+	f.register(cmd, true, true, true)
+	return cmd
+}
+
+func newQueryLagCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lag",
 		Short: "Lag and time lag per bucket",
@@ -24,19 +41,8 @@ offset passed the consumer offset, interpolated between recorded polls) or
 lower_bound (that happened before the recorded history). clamped counts
 partition samples whose broker offset was read below the consumer offset; they
 count as 0 lag. events lists the series breaks ending in the bucket.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runQuery(cmd, g, f, func(ctx context.Context, e *query.Engine, p parsed, _ time.Time) (*table, error) {
-				h, err := e.History(ctx, query.Range{Selection: p.sel, From: p.from, To: p.to, Step: f.step, By: p.by})
-				if err != nil {
-					return nil, err
-				}
-				return lagTable(h), nil
-			})
-		},
 	}
-	f.register(cmd, true, true, true)
-	return cmd
+	return historyCmd(g, cmd, lagTable)
 }
 
 func lagTable(h *query.History) *table {
@@ -58,7 +64,6 @@ func lagTable(h *query.History) *table {
 }
 
 func newQueryRatesCmd(g *globals) *cobra.Command {
-	f := &queryFlags{}
 	cmd := &cobra.Command{
 		Use:   "rates",
 		Short: "Consume, produce and net rates per bucket",
@@ -72,19 +77,8 @@ more than 3 median poll intervals are not counted: they split the series and
 are listed in events (see "lagtrail query events"). Where nothing was counted
 the rate is empty, not zero. covered_seconds is how much of the bucket counted
 intervals span.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runQuery(cmd, g, f, func(ctx context.Context, e *query.Engine, p parsed, _ time.Time) (*table, error) {
-				h, err := e.History(ctx, query.Range{Selection: p.sel, From: p.from, To: p.to, Step: f.step, By: p.by})
-				if err != nil {
-					return nil, err
-				}
-				return ratesTable(h), nil
-			})
-		},
 	}
-	f.register(cmd, true, true, true)
-	return cmd
+	return historyCmd(g, cmd, ratesTable)
 }
 
 func ratesTable(h *query.History) *table {
