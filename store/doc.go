@@ -14,6 +14,15 @@
 // parameterised SQL built only from the filters that are set, so that
 // predicates reach the tables' primary keys and daily partitions are pruned.
 //
+// Aggregates ([Store.Buckets], [Store.Events], [Store.PartitionStates])
+// run the analysis of package query in SQL, so that a query returns one row
+// per key and bucket instead of every sample: each partition series is
+// paired with its previous sample, the pairs are classified (counted,
+// rewind, reset to latest, broker decrease, gap) and spread over the
+// buckets they overlap; lag, time lag and status features are taken at
+// each bucket's last poll. They read only the selected groups' rows of the
+// days they cover, and are planned for their parameters on every run.
+//
 // Daily partitions are created ahead of time with [Store.EnsurePartitions];
 // a write that lands on a day without a partition creates it and retries.
 //
