@@ -32,5 +32,6 @@
 //
 // This package may import the standard library and pgx (pgx/v5, pgconn,
 // pgxpool). It imports no other lagtrail package; its tests may use
-// lagtrail/internal/pgtest (and through it migrations).
+// lagtrail/internal/pgtest (and through it migrations), and lagtrail/query,
+// whose pure Increase the SQL aggregates are checked against.
 package store
