@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -28,6 +29,10 @@ type Store struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
 	dict   *dictionary
+
+	// leader, when set, is the connection holding the upkeep lock.
+	leaderMu sync.Mutex
+	leader   *pgxpool.Conn
 }
 
 // requiredObjects are the schema objects Open checks for; the function is
@@ -127,8 +132,9 @@ WHERE to_regclass(name) IS NULL`, requiredObjects).Scan(&missing)
 	return nil
 }
 
-// Close closes the connection pool, waiting for connections in use to be
-// returned.
+// Close gives back the upkeep lock, if this store holds it, and closes the
+// connection pool, waiting for connections in use to be returned.
 func (s *Store) Close() {
+	s.releaseLeadership()
 	s.pool.Close()
 }

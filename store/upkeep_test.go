@@ -1,0 +1,145 @@
+package store_test
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lagtrail/lagtrail/internal/pgtest"
+	"github.com/lagtrail/lagtrail/store"
+)
+
+// Retention drops whole expired daily partitions of both tables; fresh days
+// and their data stay, and partitions are made ahead.
+func TestUpkeepRetention(t *testing.T) {
+	t.Parallel()
+	s, pool := newStore(t)
+	ctx := t.Context()
+	now := day0.Add(12 * time.Hour)
+	for _, back := range []int{20, 15, 14, 13, 0} {
+		at := day0.AddDate(0, 0, -back).Add(time.Hour)
+		if err := s.WritePoll(ctx, okPoll(testGroup, at, 1, 2)); err != nil {
+			t.Fatalf("WritePoll %d days back: %v", back, err)
+		}
+	}
+	res, err := s.Upkeep(ctx, store.UpkeepConfig{RawRetentionDays: 14, DaysAhead: 2}, now)
+	if err != nil || !res.Leader {
+		t.Fatalf("Upkeep: %+v, %v", res, err)
+	}
+	// Kept: today and the 13 days before it.
+	want := []string{
+		"poll_log_20250222", "poll_log_20250227", "poll_log_20250228",
+		"topic_samples_20250222", "topic_samples_20250227", "topic_samples_20250228",
+	}
+	slices.Sort(res.Dropped)
+	if !slices.Equal(res.Dropped, want) {
+		t.Errorf("dropped %v, want %v", res.Dropped, want)
+	}
+	var names []string
+	rows, err := pool.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname IN ('poll_log', 'topic_samples') ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	for _, want := range []string{"poll_log_20250301", "topic_samples_20250301", "topic_samples_20250314", "topic_samples_20250316"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("partition %s missing; have %v", want, names)
+		}
+	}
+	for _, gone := range want {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname = $1`, gone).Scan(&n); err != nil || n != 0 {
+			t.Errorf("table %s still exists (%d, %v)", gone, n, err)
+		}
+	}
+	samples, err := s.ReadPartitionOffsets(ctx, store.Range{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var days []string
+	for _, smp := range samples {
+		if d := smp.SampledAt.Format("0102"); !slices.Contains(days, d) {
+			days = append(days, d)
+		}
+	}
+	slices.Sort(days)
+	if !slices.Equal(days, []string{"0301", "0314"}) {
+		t.Errorf("samples left on days %v, want 0301 and 0314", days)
+	}
+	// Running it again drops nothing more.
+	if res, err := s.Upkeep(ctx, store.UpkeepConfig{RawRetentionDays: 14, DaysAhead: 2}, now); err != nil || len(res.Dropped) != 0 || res.Created != 0 {
+		t.Errorf("second Upkeep: %+v, %v", res, err)
+	}
+}
+
+// Two stores on one database: exactly one does upkeep, however often both
+// try, until it closes; then the other takes over.
+func TestUpkeepOneLeader(t *testing.T) {
+	t.Parallel()
+	_, url := pgtest.Pool(t)
+	open := func() *store.Store {
+		s, err := store.Open(t.Context(), store.Config{DatabaseURL: url}, testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := open(), open()
+	defer b.Close()
+	var mu sync.Mutex
+	led := map[*store.Store]int{}
+	var wg sync.WaitGroup
+	for _, s := range []*store.Store{a, b, a, b} {
+		wg.Go(func() {
+			for range 10 {
+				res, err := s.Upkeep(t.Context(), store.UpkeepConfig{}, day0)
+				if err != nil {
+					t.Errorf("Upkeep: %v", err)
+					return
+				}
+				if res.Leader {
+					mu.Lock()
+					led[s]++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(led) != 1 || (led[a] != 20 && led[b] != 20) {
+		t.Fatalf("leader runs per store %v, want one store leading all 20 of its runs", led)
+	}
+	leader, other := a, b
+	if led[b] > 0 {
+		leader, other = b, a
+	}
+	leader.Close()
+	res, err := other.Upkeep(t.Context(), store.UpkeepConfig{}, day0)
+	if err != nil || !res.Leader {
+		t.Errorf("after the leader closed: %+v, %v; want the other store to lead", res, err)
+	}
+	if other == b {
+		a.Close()
+	}
+}
+
+func TestUpkeepConfigValidate(t *testing.T) {
+	t.Parallel()
+	for _, c := range []store.UpkeepConfig{{DaysAhead: -1}, {DaysAhead: 366}, {RawRetentionDays: -3}} {
+		if err := c.Validate(); !errors.Is(err, store.ErrInvalidConfig) {
+			t.Errorf("%+v: %v, want ErrInvalidConfig", c, err)
+		}
+	}
+	if err := (store.UpkeepConfig{}).Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+}
