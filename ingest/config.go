@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+
+	"github.com/lagtrail/lagtrail/store"
 )
 
 // Defaults applied to zero-valued Config fields.
@@ -16,6 +18,7 @@ const (
 	DefaultDiscoveryInterval = 5 * time.Minute
 	DefaultRequestsPerSecond = 50
 	DefaultClientsPerRegion  = 8
+	DefaultUpkeepInterval    = time.Hour
 	// MaxRequestsPerSecond is the API quota per account, region and API.
 	MaxRequestsPerSecond = 100
 )
@@ -42,6 +45,11 @@ type Config struct {
 	Alibaba AlibabaConfig
 	// Targets lists what to poll. At least one is required.
 	Targets []Target
+	// Upkeep is passed to the writer's Upkeep every UpkeepInterval (default
+	// 1h): partitions made ahead, expired ones dropped. Only one recorder
+	// per database does it.
+	Upkeep         store.UpkeepConfig
+	UpkeepInterval time.Duration
 	// Now stamps each poll's SampledAt. Nil uses time.Now. Scheduling and
 	// timeouts always use the real clock; Now exists so that tests can
 	// replay hours of simulated history with RunOnce.
@@ -88,6 +96,9 @@ func (c Config) withDefaults() Config {
 	if c.Interval == 0 {
 		c.Interval = DefaultInterval
 	}
+	if c.UpkeepInterval == 0 {
+		c.UpkeepInterval = DefaultUpkeepInterval
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -120,7 +131,12 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
 	}
+	if err := c.Upkeep.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
 	switch {
+	case c.UpkeepInterval < time.Minute:
+		return bad("upkeep interval must be at least 1m, got %s", c.UpkeepInterval)
 	case c.Interval < 0:
 		return bad("interval must be positive, got %s", c.Interval)
 	case c.Interval < time.Second:

@@ -20,15 +20,13 @@ import (
 type Writer interface {
 	// WritePoll stores one poll; writing the same poll twice stores it once.
 	WritePoll(ctx context.Context, p *store.Poll) error
-	// EnsurePartitions makes the daily partitions for days days from from.
-	EnsurePartitions(ctx context.Context, from time.Time, days int) (int, error)
+	// Upkeep makes partitions ahead and drops expired ones, when this
+	// writer is the one of its database that does upkeep.
+	Upkeep(ctx context.Context, cfg store.UpkeepConfig, now time.Time) (store.UpkeepResult, error)
 }
 
 // writeTimeout bounds one WritePoll call.
 const writeTimeout = 30 * time.Second
-
-// partitionDaysAhead is how many daily partitions are kept ready.
-const partitionDaysAhead = 3
 
 // Recorder polls every consumer group of its targets and writes each poll.
 type Recorder struct {
@@ -107,8 +105,8 @@ type OnceResult struct {
 // returns what failed.
 func (r *Recorder) RunOnce(ctx context.Context) (OnceResult, error) {
 	var res OnceResult
-	if _, err := r.w.EnsurePartitions(ctx, r.cfg.Now().UTC(), partitionDaysAhead); err != nil {
-		r.log.Warn("ensure partitions", slog.Any("err", err))
+	if _, err := r.w.Upkeep(ctx, r.cfg.Upkeep, r.cfg.Now().UTC()); err != nil {
+		r.log.Warn("storage upkeep", slog.Any("err", err))
 	}
 	seen := map[store.GroupRef]bool{}
 	var groups []store.GroupRef
@@ -244,20 +242,22 @@ func (r *Recorder) write(ctx context.Context, p *store.Poll) {
 	r.metrics.samples.Add(float64(p.PartitionCount()))
 }
 
-// keepPartitions makes the next days' partitions now and every hour.
+// keepPartitions runs storage upkeep now and every UpkeepInterval: the
+// writer makes partitions ahead and drops expired ones if it leads upkeep
+// for its database, and does nothing otherwise.
 func (r *Recorder) keepPartitions(ctx context.Context) {
 	for {
-		if n, err := r.w.EnsurePartitions(ctx, r.cfg.Now().UTC(), partitionDaysAhead); err != nil {
-			if ctx.Err() == nil {
-				r.log.Warn("ensure partitions", slog.Any("err", err))
-			}
-		} else if n > 0 {
-			r.log.Info("created partitions", slog.Int("count", n))
+		res, err := r.w.Upkeep(ctx, r.cfg.Upkeep, r.cfg.Now().UTC())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.log.Warn("storage upkeep", slog.Any("err", err))
+		case err == nil && res.Leader && (res.Created > 0 || len(res.Dropped) > 0):
+			r.log.Info("storage upkeep", slog.Int("created", res.Created), slog.Int("dropped", len(res.Dropped)))
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Hour):
+		case <-time.After(r.cfg.UpkeepInterval):
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lagtrail/lagtrail/ingest"
+	"github.com/lagtrail/lagtrail/store"
 )
 
 // envDatabaseURL names the environment variable that can hold the database
@@ -27,6 +28,13 @@ type fileConfig struct {
 	DiscoveryInterval *duration     `yaml:"discovery_interval"`
 	Alibaba           alibabaConfig `yaml:"alibaba"`
 	Targets           []targetYAML  `yaml:"targets"`
+	Storage           storageConfig `yaml:"storage"`
+}
+
+type storageConfig struct {
+	PartitionsAheadDays *int      `yaml:"partitions_ahead_days"`
+	RawRetentionDays    *int      `yaml:"raw_retention_days"`
+	UpkeepInterval      *duration `yaml:"upkeep_interval"`
 }
 
 type alibabaConfig struct {
@@ -144,8 +152,41 @@ func (c *fileConfig) ingestConfig() (ingest.Config, error) {
 	for _, t := range c.Targets {
 		out.Targets = append(out.Targets, ingest.Target{Region: t.Region, Instance: t.Instance, Groups: t.Groups})
 	}
+	up, err := c.upkeepConfig()
+	if err != nil {
+		return out, err
+	}
+	out.Upkeep = up
+	if c.Storage.UpkeepInterval != nil {
+		if *c.Storage.UpkeepInterval < duration(time.Minute) {
+			return out, fmt.Errorf("storage.upkeep_interval must be at least 1m, got %s", time.Duration(*c.Storage.UpkeepInterval))
+		}
+		out.UpkeepInterval = time.Duration(*c.Storage.UpkeepInterval)
+	}
 	if err := out.Validate(); err != nil {
 		return out, errors.New(strings.TrimPrefix(err.Error(), ingest.ErrInvalidConfig.Error()+": "))
+	}
+	return out, nil
+}
+
+// upkeepConfig returns the storage upkeep settings of the file (nil: the
+// defaults).
+func (c *fileConfig) upkeepConfig() (store.UpkeepConfig, error) {
+	var out store.UpkeepConfig
+	if c == nil {
+		return out, nil
+	}
+	if v := c.Storage.PartitionsAheadDays; v != nil {
+		if *v < 1 || *v > 365 {
+			return out, fmt.Errorf("storage.partitions_ahead_days must be between 1 and 365, got %d", *v)
+		}
+		out.DaysAhead = *v
+	}
+	if v := c.Storage.RawRetentionDays; v != nil {
+		if *v < 1 {
+			return out, fmt.Errorf("storage.raw_retention_days must be at least 1, got %d", *v)
+		}
+		out.RawRetentionDays = *v
 	}
 	return out, nil
 }

@@ -50,6 +50,10 @@ func TestBadConfigExitsTwoAndWritesNothing(t *testing.T) {
 		{"missing file", "", []string{"--config", "/nonexistent/lagtrail.yaml"}, "no such file"},
 		{"no config flag", "", []string{}, "--config is required"},
 		{"bad log level", targets, []string{"--log-level", "loud"}, "--log-level"},
+		{"zero retention", "storage:\n  raw_retention_days: 0\n" + targets, nil, "storage.raw_retention_days must be at least 1, got 0"},
+		{"partitions too far ahead", "storage:\n  partitions_ahead_days: 400\n" + targets, nil, "storage.partitions_ahead_days must be between 1 and 365, got 400"},
+		{"upkeep too often", "storage:\n  upkeep_interval: 5s\n" + targets, nil, "storage.upkeep_interval must be at least 1m, got 5s"},
+		{"unknown storage key", "storage:\n  retention: 3\n" + targets, nil, `unknown key "retention"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

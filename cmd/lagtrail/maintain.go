@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lagtrail/lagtrail/store"
+)
+
+func newMaintainCmd(g *globals) *cobra.Command {
+	var dbURL, configPath string
+	cmd := &cobra.Command{
+		Use:   "maintain [--config FILE] [--database-url URL]",
+		Short: "Run storage upkeep once: make partitions ahead, drop expired days",
+		Long: `maintain does what record does every storage.upkeep_interval: it makes the
+daily partitions for today and storage.partitions_ahead_days days after, and
+drops whole daily partitions older than storage.raw_retention_days.
+
+Only one process per database does upkeep. If a running recorder holds the
+upkeep lock, maintain says so and exits 0 without doing anything: the recorder
+does it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var file *fileConfig
+			if configPath != "" {
+				f, err := loadConfig(configPath)
+				if err != nil {
+					return err
+				}
+				file = f
+			}
+			up, err := file.upkeepConfig()
+			if err != nil {
+				return usagef("config %s: %v", configPath, err)
+			}
+			u, err := databaseURL(dbURL, g.getenv, file)
+			if err != nil {
+				return err
+			}
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			st, err := store.Open(ctx, store.Config{DatabaseURL: u}, log)
+			if err != nil {
+				return fmt.Errorf("open store: %w", err)
+			}
+			defer st.Close()
+			res, err := st.Upkeep(ctx, up, time.Now().UTC())
+			if err != nil {
+				return err
+			}
+			if !res.Leader {
+				fmt.Fprintln(g.stdout, "upkeep skipped: another lagtrail process holds the upkeep lock and does it")
+				return nil
+			}
+			dropped := "none"
+			if len(res.Dropped) > 0 {
+				dropped = strings.Join(res.Dropped, ", ")
+			}
+			fmt.Fprintf(g.stdout, "upkeep done: %d partitions created; dropped: %s\n", res.Created, dropped)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default $"+envDatabaseURL+", then database_url of --config)")
+	cmd.Flags().StringVar(&configPath, "config", "", "config file, for database_url and storage settings")
+	return cmd
+}

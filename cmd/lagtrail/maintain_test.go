@@ -1,0 +1,43 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lagtrail/lagtrail/internal/pgtest"
+	"github.com/lagtrail/lagtrail/store"
+)
+
+// maintain makes partitions ahead, and steps aside while another process
+// holds the upkeep lock.
+func TestMaintain(t *testing.T) {
+	t.Parallel()
+	pool, dbURL := pgtest.Pool(t)
+	run1 := func() (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(t.Context(), []string{"maintain", "--database-url", dbURL}, &out, &errb, func(string) string { return "" })
+		return code, out.String(), errb.String()
+	}
+	code, out, stderr := run1()
+	if code != 0 || !strings.HasPrefix(out, "upkeep done: 8 partitions created") {
+		t.Fatalf("first maintain: exit %d, stdout %q, stderr %q; want 8 partitions (today and 3 days ahead, two tables)", code, out, stderr)
+	}
+	var n int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'topic_samples'`).Scan(&n); err != nil || n < 4 {
+		t.Errorf("topic_samples partitions: %d, %v; want at least 4", n, err)
+	}
+	holder, err := store.Open(t.Context(), store.Config{DatabaseURL: dbURL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if res, err := holder.Upkeep(t.Context(), store.UpkeepConfig{}, time.Now()); err != nil || !res.Leader {
+		t.Fatalf("holder Upkeep: %+v, %v", res, err)
+	}
+	code, out, _ = run1()
+	if code != 0 || !strings.Contains(out, "upkeep skipped: another lagtrail process holds the upkeep lock") {
+		t.Errorf("maintain beside a leader: exit %d, %q", code, out)
+	}
+}
