@@ -191,6 +191,14 @@ func (c *fileConfig) upkeepConfig() (store.UpkeepConfig, error) {
 	return out, nil
 }
 
+// optionalConfig loads the file at path, or returns nil when path is empty.
+func optionalConfig(path string) (*fileConfig, error) {
+	if path == "" {
+		return nil, nil
+	}
+	return loadConfig(path)
+}
+
 // databaseURL picks the database URL: flag, then environment, then file.
 func databaseURL(flag string, getenv func(string) string, file *fileConfig) (string, error) {
 	u := flag

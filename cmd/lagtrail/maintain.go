@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/lagtrail/lagtrail/store"
 )
 
 func newMaintainCmd(g *globals) *cobra.Command {
@@ -24,30 +22,18 @@ upkeep lock, maintain says so and exits 0 without doing anything: the recorder
 does it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var file *fileConfig
-			if configPath != "" {
-				f, err := loadConfig(configPath)
-				if err != nil {
-					return err
-				}
-				file = f
+			file, err := optionalConfig(configPath)
+			if err != nil {
+				return err
 			}
 			up, err := file.upkeepConfig()
 			if err != nil {
 				return usagef("config %s: %v", configPath, err)
 			}
-			u, err := databaseURL(dbURL, g.getenv, file)
-			if err != nil {
-				return err
-			}
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			st, err := store.Open(ctx, store.Config{DatabaseURL: u}, log)
+			st, _, err := g.openStore(ctx, dbURL, file)
 			if err != nil {
-				return fmt.Errorf("open store: %w", err)
+				return err
 			}
 			defer st.Close()
 			res, err := st.Upkeep(ctx, up, time.Now().UTC())

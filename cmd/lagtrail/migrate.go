@@ -21,13 +21,9 @@ func newMigrateCmd(g *globals) *cobra.Command {
   version    print the applied and the latest known version`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var file *fileConfig
-			if configPath != "" {
-				f, err := loadConfig(configPath)
-				if err != nil {
-					return err
-				}
-				file = f
+			file, err := optionalConfig(configPath)
+			if err != nil {
+				return err
 			}
 			u, err := databaseURL(dbURL, g.getenv, file)
 			if err != nil {

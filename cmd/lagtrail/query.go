@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -139,25 +138,13 @@ func (f *queryFlags) parse(cmd *cobra.Command, now time.Time) (parsed, error) {
 
 // engine opens the store and returns an engine on it, and a close function.
 func (f *queryFlags) engine(ctx context.Context, g *globals) (*query.Engine, func(), error) {
-	var file *fileConfig
-	if f.configPath != "" {
-		c, err := loadConfig(f.configPath)
-		if err != nil {
-			return nil, nil, err
-		}
-		file = c
-	}
-	u, err := databaseURL(f.dbURL, g.getenv, file)
+	file, err := optionalConfig(f.configPath)
 	if err != nil {
 		return nil, nil, err
 	}
-	log, err := g.logger()
+	st, log, err := g.openStore(ctx, f.dbURL, file)
 	if err != nil {
 		return nil, nil, err
-	}
-	st, err := store.Open(ctx, store.Config{DatabaseURL: u}, log)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open store: %w", err)
 	}
 	e, err := query.New(st, query.Config{}, log)
 	if err != nil {

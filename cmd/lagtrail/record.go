@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lagtrail/lagtrail/ingest"
-	"github.com/lagtrail/lagtrail/store"
 )
 
 func newRecordCmd(g *globals) *cobra.Command {
@@ -35,18 +34,10 @@ ALIBABA_CLOUD_SECURITY_TOKEN, profile, credentials file, ECS RAM role).`,
 			if err != nil {
 				return usagef("config %s: %v", configPath, err)
 			}
-			u, err := databaseURL(dbURL, g.getenv, file)
-			if err != nil {
-				return err
-			}
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			st, err := store.Open(ctx, store.Config{DatabaseURL: u}, log)
+			st, log, err := g.openStore(ctx, dbURL, file)
 			if err != nil {
-				return fmt.Errorf("open store: %w", err)
+				return err
 			}
 			defer st.Close()
 			rec, err := ingest.New(icfg, st, log, nil)

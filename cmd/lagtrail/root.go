@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lagtrail/lagtrail/store"
 )
 
 // globals holds what every command shares.
@@ -47,4 +51,22 @@ func (g *globals) logger() (*slog.Logger, error) {
 	default:
 		return nil, usagef("--log-format: %q is not text or json", g.logFormat)
 	}
+}
+
+// openStore opens the store at the database URL chosen from flagURL, the
+// environment and file (which may be nil), logging with the global flags.
+func (g *globals) openStore(ctx context.Context, flagURL string, file *fileConfig) (*store.Store, *slog.Logger, error) {
+	u, err := databaseURL(flagURL, g.getenv, file)
+	if err != nil {
+		return nil, nil, err
+	}
+	log, err := g.logger()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Open(ctx, store.Config{DatabaseURL: u}, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, log, nil
 }
