@@ -26,7 +26,7 @@ const readerRole = "lagtrail_reader"
 // contractViews are the views the BI contract promises. The tests enumerate
 // views from the catalog, so views added later are covered too; these must
 // be among them.
-var contractViews = []string{"partition_offsets", "polls", "rebalances"}
+var contractViews = []string{"partition_offsets", "polls", "rebalances", "partition_samples", "group_names", "topic_names"}
 
 const (
 	sqlstateInsufficientPrivilege = "42501"
@@ -43,14 +43,10 @@ INSERT INTO lagtrail.instances (region_key, instance_id)
 INSERT INTO lagtrail.consumer_groups (instance_key, name)
     SELECT instance_key, 'group-1' FROM lagtrail.instances;
 INSERT INTO lagtrail.topics (name) VALUES ('topic-1');
-INSERT INTO lagtrail.poll_log (group_key, sampled_at, started_at, ok, duration_ms,
-                               total_diff, last_timestamp_ms, partition_count)
-    SELECT group_key, '2024-01-02 10:00:01+00', '2024-01-02 10:00:00+00', true, 1000,
-           5, 1704189600000, 1
-    FROM lagtrail.consumer_groups;
-INSERT INTO lagtrail.topic_samples (group_key, sampled_at, topic_key, partitions,
-                                    broker_offsets, consumer_offsets, last_timestamps_ms)
-    SELECT g.group_key, '2024-01-02 10:00:01+00', t.topic_key, '{0}', '{10}', '{5}', '{1704189600000}'
+INSERT INTO lagtrail.raw_polls (group_key, sampled_at, started_at, ok, duration_ms,
+                                total_diff, last_timestamp_ms, broker_base, topic_keys, samples)
+    SELECT g.group_key, '2024-01-02 10:00:01+00', '2024-01-02 10:00:00+00', true, 1000,
+           5, 1704189600000, 10, ARRAY[t.topic_key], '{0,5,1000}'
     FROM lagtrail.consumer_groups g, lagtrail.topics t;
 INSERT INTO lagtrail.rebalance_log (group_key, generation, rebalanced_at, duration_ms,
                                     success, reason, reported_group, first_seen_at)
@@ -198,8 +194,8 @@ func TestReaderReadsViewsOnly(t *testing.T) {
 		t.Fatalf("seed: %v", err)
 	}
 	rels := lagtrailRelations(t, conn)
-	if !slices.ContainsFunc(rels, func(r relation) bool { return r.name == "poll_log_20240102" }) {
-		t.Fatalf("partition poll_log_20240102 is not among the relations: %v", rels)
+	if !slices.ContainsFunc(rels, func(r relation) bool { return r.name == "raw_polls_20240102" }) {
+		t.Fatalf("partition raw_polls_20240102 is not among the relations: %v", rels)
 	}
 
 	for _, as := range []string{"reader", "member"} {
@@ -440,8 +436,13 @@ WHERE c.relnamespace = $2::regnamespace AND r.rolname = $1`, role, migrations.Sc
 	return grants, err
 }
 
-// wantGrants is what migration 000002 grants the reader in one database.
-var wantGrants = []string{"partition_offsets SELECT", "polls SELECT", "rebalances SELECT", "schema USAGE"}
+// grants000002 is what migration 000002 alone grants the reader in one
+// database.
+var grants000002 = []string{"partition_offsets SELECT", "polls SELECT", "rebalances SELECT", "schema USAGE"}
+
+// wantGrants is what the reader holds in one database at the latest
+// version: 000003 adds the views it creates.
+var wantGrants = []string{"group_names SELECT", "partition_offsets SELECT", "partition_samples SELECT", "polls SELECT", "rebalances SELECT", "schema USAGE", "topic_names SELECT"}
 
 // roleExists reports whether role exists in the cluster.
 func roleExists(t *testing.T, conn *pgx.Conn, role string) bool {
@@ -486,8 +487,8 @@ func TestDownRevokesReader(t *testing.T) {
 	}
 	check("up", wantGrants, false)
 
-	if err := migrations.Down(ctx, url, 1); err != nil {
-		t.Fatalf("down 1: %v", err)
+	if err := migrations.To(ctx, url, 1); err != nil {
+		t.Fatalf("down to 1: %v", err)
 	}
 	if v, dirty, err := migrations.Version(ctx, url); err != nil || dirty || v != 1 {
 		t.Fatalf("after down 1: version %d dirty %v err %v, want 1 clean", v, dirty, err)
@@ -594,7 +595,7 @@ func TestReaderRoleConcurrentMigrations(t *testing.T) {
 
 	together(func(i int, conn *pgx.Conn) {
 		for r := range rounds {
-			if err := migrate(conn, up, wantGrants); err != nil {
+			if err := migrate(conn, up, grants000002); err != nil {
 				t.Errorf("database %d round %d: up: %v", i, r, err)
 				return
 			}
@@ -614,7 +615,7 @@ func TestReaderRoleConcurrentMigrations(t *testing.T) {
 		t.Fatalf("drop role %s after all downs: %v", role, err)
 	}
 	together(func(i int, conn *pgx.Conn) {
-		if err := migrate(conn, up, wantGrants); err != nil {
+		if err := migrate(conn, up, grants000002); err != nil {
 			t.Errorf("database %d: up while the role is missing: %v", i, err)
 		}
 	})
@@ -649,7 +650,7 @@ func TestReaderRoleConcurrentMigrations(t *testing.T) {
 	}
 	// Without members and without grants in any database, the next down
 	// drops the role.
-	if err := migrate(conns[0], up, wantGrants); err != nil {
+	if err := migrate(conns[0], up, grants000002); err != nil {
 		t.Fatalf("up: %v", err)
 	}
 	if err := migrate(conns[0], down, nil); err != nil {

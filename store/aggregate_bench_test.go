@@ -67,7 +67,7 @@ func BenchmarkBuckets(b *testing.B) {
 	} {
 		g := store.GroupRef{Region: "cn-hangzhou", InstanceID: "alikafka-bench", Group: "bench-" + tc.name}
 		writeBenchDay(b, s, g, tc.hidden)
-		if _, err := pool.Exec(b.Context(), "ANALYZE lagtrail.topic_samples, lagtrail.poll_log, lagtrail.consumer_groups, lagtrail.topics, lagtrail.instances, lagtrail.regions"); err != nil {
+		if _, err := pool.Exec(b.Context(), "ANALYZE lagtrail.raw_polls, lagtrail.consumer_groups, lagtrail.topics, lagtrail.instances, lagtrail.regions"); err != nil {
 			b.Fatal(err)
 		}
 		for _, m := range modes {

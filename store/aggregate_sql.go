@@ -23,13 +23,13 @@ WITH e AS (
   SELECT $8::timestamptz[] AS edges, cardinality($8::timestamptz[]) - 1 AS n
 ),
 s AS (
-  SELECT ts.group_key AS g, ts.topic_key AS tp, u.p, ts.sampled_at AS t, u.b, u.c, u.lt
-  FROM lagtrail.topic_samples ts
-  CROSS JOIN LATERAL unnest(ts.partitions, ts.broker_offsets, ts.consumer_offsets, ts.last_timestamps_ms) AS u(p, b, c, lt)
-  WHERE ts.group_key = ANY($1::int[])
-    AND ts.sampled_at >= $2::timestamptz AND ts.sampled_at < $3::timestamptz
-    AND ($4::text IS NULL OR ts.topic_key = (SELECT tk.topic_key FROM lagtrail.topics tk WHERE tk.name = $4::text))
-    AND ($5::int IS NULL OR u.p = $5::int)
+  SELECT ps.group_key AS g, ps.topic_key AS tp, ps.partition AS p, ps.sampled_at AS t,
+         ps.broker_offset AS b, ps.consumer_offset AS c, ps.last_timestamp_ms AS lt
+  FROM lagtrail.partition_samples ps
+  WHERE ps.group_key = ANY($1::int[])
+    AND ps.sampled_at >= $2::timestamptz AND ps.sampled_at < $3::timestamptz
+    AND ($4::text IS NULL OR ps.topic_key = (SELECT tk.topic_key FROM lagtrail.topics tk WHERE tk.name = $4::text))
+    AND ($5::int IS NULL OR ps.partition = $5::int)
 ),
 pr AS (
   SELECT s.*,

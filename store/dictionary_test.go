@@ -11,7 +11,7 @@ import (
 // TestDictionaryCacheAfterRollback makes a write fail after it created new
 // dictionary rows, and checks that the rolled-back keys never reach the
 // cache: the next write must create the rows again, not reuse dead keys
-// (poll_log has no foreign key, so a dead group key would store a poll that no
+// (raw_polls has no foreign key, so a dead group key would store a poll that no
 // view shows).
 func TestDictionaryCacheAfterRollback(t *testing.T) {
 	t.Parallel()
@@ -20,11 +20,11 @@ func TestDictionaryCacheAfterRollback(t *testing.T) {
 	if _, err := s.EnsurePartitions(t.Context(), at, 1); err != nil {
 		t.Fatal(err)
 	}
-	// Make the COPY into topic_samples fail, after the dictionary upserts.
+	// Make the INSERT into raw_polls fail, after the dictionary upserts.
 	_, err := pool.Exec(t.Context(), `
 CREATE FUNCTION lagtrail.test_fail() RETURNS trigger LANGUAGE plpgsql AS
 $$ BEGIN RAISE EXCEPTION 'test: refused' USING ERRCODE = 'P0001'; END $$;
-CREATE TRIGGER test_fail BEFORE INSERT ON lagtrail.topic_samples_20250315
+CREATE TRIGGER test_fail BEFORE INSERT ON lagtrail.raw_polls_20250315
 FOR EACH ROW EXECUTE FUNCTION lagtrail.test_fail();`)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +40,7 @@ FOR EACH ROW EXECUTE FUNCTION lagtrail.test_fail();`)
 	if n := len(s.dict.regions) + len(s.dict.instances) + len(s.dict.groups) + len(s.dict.topics); n != 0 {
 		t.Errorf("cache holds %d keys after a rolled-back write, want 0", n)
 	}
-	if _, err := pool.Exec(t.Context(), `DROP TRIGGER test_fail ON lagtrail.topic_samples_20250315`); err != nil {
+	if _, err := pool.Exec(t.Context(), `DROP TRIGGER test_fail ON lagtrail.raw_polls_20250315`); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.WritePoll(t.Context(), p); err != nil {
@@ -54,7 +54,7 @@ FOR EACH ROW EXECUTE FUNCTION lagtrail.test_fail();`)
 		t.Errorf("ReadPolls = %+v, want the poll of %+v (a dead cached key hides it)", polls, g)
 	}
 	var groupKey, topicKey int32
-	if err := pool.QueryRow(t.Context(), `SELECT group_key, topic_key FROM lagtrail.topic_samples`).Scan(&groupKey, &topicKey); err != nil {
+	if err := pool.QueryRow(t.Context(), `SELECT group_key, topic_key FROM lagtrail.partition_samples`).Scan(&groupKey, &topicKey); err != nil {
 		t.Fatal(err)
 	}
 	// Committed keys are cached, and equal to the stored ones.
@@ -76,9 +76,9 @@ func TestIsMissingPartition(t *testing.T) {
 		err  error
 		want bool
 	}{
-		{"no partition", &pgconn.PgError{Code: "23514", Message: `no partition of relation "poll_log" found for row`, TableName: "poll_log"}, true},
+		{"no partition", &pgconn.PgError{Code: "23514", Message: `no partition of relation "raw_polls" found for row`, TableName: "raw_polls"}, true},
 		{"wrapped", errors.Join(errors.New("x"), &pgconn.PgError{Code: "23514"}), true},
-		{"check constraint", &pgconn.PgError{Code: "23514", ConstraintName: "topic_samples_check"}, false},
+		{"check constraint", &pgconn.PgError{Code: "23514", ConstraintName: "raw_polls_check"}, false},
 		{"other code", &pgconn.PgError{Code: "23505"}, false},
 		{"not a pg error", errors.New("23514"), false},
 		{"nil", nil, false},

@@ -1,12 +1,13 @@
 // Package store writes lagtrail's polls to PostgreSQL and reads them back.
 //
 // The ingest loop hands each GetConsumerProgress attempt to [Store.WritePoll]
-// as a [Poll]; the store writes it in one transaction: a poll_log row, one
-// topic_samples row per topic (partitions as parallel arrays, loaded with
-// COPY) and the rebalances it reported. Writes are idempotent: a poll is
-// identified by (group, SampledAt at microsecond precision) and writing it
-// again is a no-op. Names (regions, instances, groups, topics) are stored
-// once in dictionary tables and their keys cached in memory.
+// as a [Poll], or several to [Store.WritePolls]; one INSERT stores each poll
+// as one lagtrail.raw_polls row that holds the poll's outcome and all its
+// partition samples, packed (see "Raw tier layout" below), plus the
+// rebalances it reported. Writes are idempotent: a poll is identified by
+// (group, SampledAt at microsecond precision) and writing it again is a
+// no-op. Names (regions, instances, groups, topics) are stored once in
+// dictionary tables and their keys cached in memory.
 //
 // Reads ([Store.ReadPartitionOffsets], [Store.ReadPolls],
 // [Store.ReadRebalances]) go through the read-contract views

@@ -11,8 +11,8 @@ import (
 )
 
 // TestReadPlans checks with EXPLAIN that the SQL the range reads build lets
-// PostgreSQL prune daily partitions and use the primary keys of poll_log and
-// topic_samples for a group + time filter. Sequential scans are disabled so
+// PostgreSQL prune daily partitions and use the primary key of raw_polls for a
+// group + time filter. Sequential scans are disabled so
 // that the answer does not depend on the planner's view of a tiny table: the
 // test asserts that the index can be used, which fails if a filter stops
 // reaching the index (for instance a cast on sampled_at).
@@ -41,8 +41,8 @@ func TestReadPlans(t *testing.T) {
 		query func(Range) (string, []any)
 		table string
 	}{
-		{"partition offsets", partitionOffsetsQuery, "topic_samples"},
-		{"polls", pollsQuery, "poll_log"},
+		{"partition offsets", partitionOffsetsQuery, "raw_polls"},
+		{"polls", pollsQuery, "raw_polls"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -86,7 +86,7 @@ func count(t testing.TB, pool *pgxpool.Pool, relation string) int {
 // the store wrote.
 var allRelations = []string{
 	"regions", "instances", "consumer_groups", "topics",
-	"poll_log", "topic_samples", "rebalance_log",
+	"raw_polls", "rebalance_log",
 	"partition_offsets", "polls", "rebalances",
 }
 

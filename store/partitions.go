@@ -14,8 +14,8 @@ import (
 const maxPartitionDays = 366
 
 // EnsurePartitions creates the daily partitions of the time-partitioned
-// tables (poll_log and topic_samples) for days UTC days starting with the UTC
-// date of from, and returns how many partition tables it created: 2 per
+// raw tier (lagtrail.raw_polls) for days UTC days starting with the UTC
+// date of from, and returns how many partition tables it created: 1 per
 // missing day, 0 when all exist. It is idempotent and safe to call
 // concurrently (lagtrail.ensure_partitions serialises callers). days must be
 // between 1 and 366.

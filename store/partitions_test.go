@@ -16,7 +16,7 @@ func TestEnsurePartitions(t *testing.T) {
 	t.Parallel()
 	s, pool := newStore(t)
 	// Steps run in order on one database; each says how many partition
-	// tables (2 per new day) the call creates.
+	// tables (1 per new day) the call creates.
 	steps := []struct {
 		name    string
 		from    time.Time
@@ -24,10 +24,10 @@ func TestEnsurePartitions(t *testing.T) {
 		want    int
 		wantErr string
 	}{
-		{"three new days", day0, 3, 6, ""},
+		{"three new days", day0, 3, 3, ""},
 		{"same days again", day0, 3, 0, ""},
 		{"late in the day, other zone", day0.Add(23*time.Hour + 59*time.Minute).In(time.FixedZone("UTC+8", 8*3600)), 1, 0, ""},
-		{"overlap adds two days", day0.AddDate(0, 0, 2), 3, 4, ""},
+		{"overlap adds two days", day0.AddDate(0, 0, 2), 3, 2, ""},
 		{"zero days", day0, 0, 0, "days must be between 1 and 366"},
 		{"too many days", day0, 367, 0, "days must be between 1 and 366"},
 		{"zero from", time.Time{}, 1, 0, "from is zero"},
@@ -54,8 +54,7 @@ WHERE c.relkind = 'r'`).Scan(&names)
 		t.Fatal(err)
 	}
 	want := []string{
-		"poll_log_20250314", "poll_log_20250315", "poll_log_20250316", "poll_log_20250317", "poll_log_20250318",
-		"topic_samples_20250314", "topic_samples_20250315", "topic_samples_20250316", "topic_samples_20250317", "topic_samples_20250318",
+		"raw_polls_20250314", "raw_polls_20250315", "raw_polls_20250316", "raw_polls_20250317", "raw_polls_20250318",
 	}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Errorf("partitions = %v, want %v", names, want)
@@ -100,18 +99,18 @@ func TestWritePollCreatesMissingPartition(t *testing.T) {
 		wantPartition string
 	}{
 		{name: "no partition yet", at: day0.AddDate(1, 0, 0).Add(23*time.Hour + 59*time.Minute + 59*time.Second),
-			wantLogged: true, wantPartition: "poll_log_20260314"},
-		{name: "partition exists", at: day0.AddDate(1, 0, 0).Add(time.Hour), wantPartition: "poll_log_20260314"},
-		{name: "only topic_samples missing", at: day0.AddDate(2, 0, 0),
+			wantLogged: true, wantPartition: "raw_polls_20260314"},
+		{name: "partition exists", at: day0.AddDate(1, 0, 0).Add(time.Hour), wantPartition: "raw_polls_20260314"},
+		{name: "partition dropped", at: day0.AddDate(2, 0, 0),
 			prepare: func(t *testing.T) {
 				if _, err := s.EnsurePartitions(t.Context(), day0.AddDate(2, 0, 0), 1); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := pool.Exec(t.Context(), `DROP TABLE lagtrail.topic_samples_20270314`); err != nil {
+				if _, err := pool.Exec(t.Context(), `DROP TABLE lagtrail.raw_polls_20270314`); err != nil {
 					t.Fatal(err)
 				}
 			},
-			wantLogged: true, wantPartition: "topic_samples_20270314"},
+			wantLogged: true, wantPartition: "raw_polls_20270314"},
 	}
 	for _, tt := range tests { // sequential: they share the log buffer
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,7 +129,7 @@ func TestWritePollCreatesMissingPartition(t *testing.T) {
 			if len(got) != 24 {
 				t.Errorf("stored %d partition samples, want 24", len(got))
 			}
-			logged := strings.Contains(logs.String()[before:], "no partition for poll")
+			logged := strings.Contains(logs.String()[before:], "no partition for polls")
 			if logged != tt.wantLogged {
 				t.Errorf("logged creation = %v, want %v; logs:\n%s", logged, tt.wantLogged, logs.String()[before:])
 			}
@@ -144,7 +143,7 @@ func TestWritePollCreatesMissingPartition(t *testing.T) {
 			}
 		})
 	}
-	if n := count(t, pool, "poll_log"); n != 3 {
-		t.Errorf("poll_log rows = %d, want 3", n)
+	if n := count(t, pool, "raw_polls"); n != 3 {
+		t.Errorf("raw_polls rows = %d, want 3", n)
 	}
 }

@@ -20,8 +20,8 @@ func TestOpenNotMigrated(t *testing.T) {
 	if !errors.Is(err, store.ErrNotMigrated) {
 		t.Fatalf("Open error = %v, want ErrNotMigrated", err)
 	}
-	if !strings.Contains(err.Error(), "lagtrail migrate up") || !strings.Contains(err.Error(), "lagtrail.poll_log") {
-		t.Errorf("Open error = %q, want it to name `lagtrail migrate up` and lagtrail.poll_log", err)
+	if !strings.Contains(err.Error(), "lagtrail migrate up") || !strings.Contains(err.Error(), "lagtrail.raw_polls") {
+		t.Errorf("Open error = %q, want it to name `lagtrail migrate up` and lagtrail.raw_polls", err)
 	}
 }
 

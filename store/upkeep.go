@@ -139,7 +139,7 @@ func (s *Store) releaseLeadership() {
 }
 
 // timePartitioned are the tables partitioned by day on sampled_at.
-var timePartitioned = []string{"poll_log", "topic_samples"}
+var timePartitioned = []string{"raw_polls"}
 
 // dropPartitionsBefore detaches and drops the daily partitions of the
 // time-partitioned tables for days before keepFrom.

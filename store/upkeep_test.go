@@ -30,8 +30,7 @@ func TestUpkeepRetention(t *testing.T) {
 	}
 	// Kept: today and the 13 days before it.
 	want := []string{
-		"poll_log_20250222", "poll_log_20250227", "poll_log_20250228",
-		"topic_samples_20250222", "topic_samples_20250227", "topic_samples_20250228",
+		"raw_polls_20250222", "raw_polls_20250227", "raw_polls_20250228",
 	}
 	slices.Sort(res.Dropped)
 	if !slices.Equal(res.Dropped, want) {
@@ -39,7 +38,7 @@ func TestUpkeepRetention(t *testing.T) {
 	}
 	var names []string
 	rows, err := pool.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-		JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname IN ('poll_log', 'topic_samples') ORDER BY 1`)
+		JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'raw_polls' ORDER BY 1`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +49,7 @@ func TestUpkeepRetention(t *testing.T) {
 		}
 		names = append(names, n)
 	}
-	for _, want := range []string{"poll_log_20250301", "topic_samples_20250301", "topic_samples_20250314", "topic_samples_20250316"} {
+	for _, want := range []string{"raw_polls_20250301", "raw_polls_20250314", "raw_polls_20250316"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("partition %s missing; have %v", want, names)
 		}

@@ -1,11 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,178 +15,304 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// WritePoll stores one poll in one transaction: its poll_log row, one
-// topic_samples row per topic (loaded with COPY) and the rebalances it
-// reported that are not stored yet.
+// WritePoll stores one poll: its lagtrail.raw_polls row, which holds the
+// poll's outcome and all its partition samples, and the rebalances it
+// reported that are not stored yet. It is WritePolls with one poll.
+func (s *Store) WritePoll(ctx context.Context, p *Poll) error {
+	_, err := s.WritePolls(ctx, []*Poll{p})
+	return err
+}
+
+// WritePolls stores polls in one transaction with one INSERT, and returns
+// how many of them were not stored before.
 //
 // A poll is identified by (Group, SampledAt truncated to microseconds, the
 // precision of PostgreSQL timestamps); StartedAt is truncated likewise.
-// Writing a poll that is already stored commits nothing and returns nil, also
-// when two writers race: the second waits on the first's poll_log row and
-// then does nothing.
+// Writing a poll that is already stored changes nothing, also when two
+// writers race: the second waits for the first's row and then skips it.
+// Polls are inserted in (group, SampledAt) order, so concurrent batches lock
+// rows in the same order.
 //
-// A failed poll (OK false) is stored as a poll_log row with its error code
-// and message and no samples; TotalDiff and LastTimestampMs are stored for
-// successful polls only, and ErrorCode and ErrorMessage for failed ones only.
-// A rebalance is stored once per (group, generation), with the SampledAt of
-// the first poll that reported it as its first_seen_at.
+// A failed poll (OK false) is stored with its error code and message and no
+// samples; TotalDiff and LastTimestampMs are stored for successful polls
+// only, and ErrorCode and ErrorMessage for failed ones only. A rebalance is
+// stored once per (group, generation), with the SampledAt of the first poll
+// that reported it as its first_seen_at.
 //
-// A poll that fails validation is refused before the database is touched
-// with an error wrapping ErrInvalidPoll. When no partition exists for the
-// poll's UTC day, WritePoll creates it and retries the transaction once.
-func (s *Store) WritePoll(ctx context.Context, p *Poll) error {
-	if err := validatePoll(p); err != nil {
-		return err
+// If any poll fails validation, nothing is written and the error wraps
+// ErrInvalidPoll. When no partition exists for a poll's UTC day, WritePolls
+// creates the missing days and retries the transaction once.
+func (s *Store) WritePolls(ctx context.Context, polls []*Poll) (int, error) {
+	if len(polls) == 0 {
+		return 0, nil
 	}
-	row := newPollRow(p)
-	err := s.writePollTx(ctx, p, row)
-	if err != nil && isMissingPartition(err) {
-		s.logger.Info("no partition for poll, creating it",
-			slog.String("region", p.Group.Region),
-			slog.String("instance_id", p.Group.InstanceID),
-			slog.String("group", p.Group.Group),
-			slog.Time("sampled_at", row.sampledAt),
-			slog.String("day", row.sampledAt.UTC().Format(time.DateOnly)))
-		if _, perr := s.EnsurePartitions(ctx, row.sampledAt, 1); perr != nil {
-			return fmt.Errorf("write poll: %w", perr)
+	for _, p := range polls {
+		if err := validatePoll(p); err != nil {
+			return 0, err
 		}
-		err = s.writePollTx(ctx, p, row)
+	}
+	n, err := s.writePollsTx(ctx, polls)
+	if err != nil && isMissingPartition(err) {
+		days := make(map[time.Time]bool)
+		for _, p := range polls {
+			days[truncateMicro(p.SampledAt).UTC().Truncate(24*time.Hour)] = true
+		}
+		for day := range days {
+			s.logger.Info("no partition for polls, creating it",
+				slog.String("day", day.Format(time.DateOnly)), slog.Int("polls", len(polls)))
+			if _, perr := s.EnsurePartitions(ctx, day, 1); perr != nil {
+				return 0, fmt.Errorf("write polls: %w", perr)
+			}
+		}
+		n, err = s.writePollsTx(ctx, polls)
 	}
 	if err != nil {
-		return fmt.Errorf("write poll: %w", err)
+		return 0, fmt.Errorf("write polls: %w", err)
 	}
-	return nil
+	return n, nil
 }
 
-// pollRow holds the poll_log values derived from a Poll.
-type pollRow struct {
-	sampledAt       time.Time
-	startedAt       time.Time
-	durationMs      int32
-	errorCode       *string
-	errorMessage    *string
-	requestID       *string
-	totalDiff       *int64
-	lastTimestampMs *int64
-	partitionCount  int32
+// rawPollBatch holds the INSERT's parameters: one element per poll in the
+// per-poll arrays, and each poll's arrays concatenated with 1-based
+// inclusive bounds (lo > hi for none).
+type rawPollBatch struct {
+	sampledAt, startedAt          []time.Time
+	totalDiff, lastMs, brokerBase []*int64
+	groupKey, durationMs          []int32
+	ok                            []bool
+	requestUUID                   []pgtype.UUID
+	requestID, errCode, errMsg    []*string
+
+	topicKeys, topicEnds, partitions, samples flatInt4
+	broker, consumer, lastMsFlat              []int64
+	wideLo, wideHi                            []int32
 }
 
-func newPollRow(p *Poll) pollRow {
-	r := pollRow{
-		sampledAt:      truncateMicro(p.SampledAt),
-		startedAt:      truncateMicro(p.StartedAt),
-		durationMs:     durationMs(p.Duration),
-		requestID:      nullIfEmpty(p.RequestID),
-		partitionCount: int32(min(p.PartitionCount(), math.MaxInt32)),
-	}
-	if p.OK {
-		r.totalDiff = &p.TotalDiff
-		r.lastTimestampMs = &p.LastTimestampMs
-	} else {
-		r.errorCode = nullIfEmpty(p.ErrorCode)
-		r.errorMessage = nullIfEmpty(p.ErrorMessage)
-	}
-	return r
+// flatInt4 is one integer array column of the batch, concatenated.
+type flatInt4 struct {
+	values []int32
+	lo, hi []int32
 }
 
-// writePollTx runs the write transaction once.
-func (s *Store) writePollTx(ctx context.Context, p *Poll, row pollRow) error {
+func (f *flatInt4) add(v []int32) {
+	f.lo = append(f.lo, int32(len(f.values)+1))
+	f.values = append(f.values, v...)
+	f.hi = append(f.hi, int32(len(f.values)))
+}
+
+// writePollsTx runs the write transaction once.
+func (s *Store) writePollsTx(ctx context.Context, polls []*Poll) (int, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return 0, fmt.Errorf("begin: %w", err)
 	}
 	// A no-op after Commit; otherwise the transaction's error is the one
 	// worth returning.
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	dict := s.dict.begin(tx)
-	groupKey, err := dict.groupKey(ctx, p.Group)
-	if err != nil {
-		return err
-	}
 
-	var inserted bool
-	err = tx.QueryRow(ctx, `
-INSERT INTO lagtrail.poll_log (
-    group_key, sampled_at, started_at, ok, error_code, error_message,
-    duration_ms, request_id, total_diff, last_timestamp_ms, partition_count)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-ON CONFLICT (group_key, sampled_at) DO NOTHING
-RETURNING true`,
-		groupKey, row.sampledAt, row.startedAt, p.OK, row.errorCode, row.errorMessage,
-		row.durationMs, row.requestID, row.totalDiff, row.lastTimestampMs, row.partitionCount,
-	).Scan(&inserted)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		// Already stored: the dictionary keys read are committed ones.
+	rows := make([]keyed, len(polls))
+	var names []string
+	for i, p := range polls {
+		g, err := dict.groupKey(ctx, p.Group)
+		if err != nil {
+			return 0, err
+		}
+		rows[i] = keyed{p: p, g: g, at: truncateMicro(p.SampledAt)}
+		for _, t := range p.Topics {
+			names = append(names, t.Topic)
+		}
+	}
+	// Polls already stored are skipped before their topics are looked up,
+	// so that writing a poll again creates nothing. A concurrent writer
+	// may still store one meanwhile: the INSERT skips it then.
+	stored, err := storedPolls(ctx, tx, rows)
+	if err != nil {
+		return 0, err
+	}
+	if len(stored) > 0 {
+		names = names[:0]
+		rows = slices.DeleteFunc(rows, func(r keyed) bool { return stored[pollKey{r.g, r.at.UnixMicro()}] })
+		for _, r := range rows {
+			for _, t := range r.p.Topics {
+				names = append(names, t.Topic)
+			}
+		}
+	}
+	keys := map[string]int32{}
+	if len(names) > 0 {
+		slices.Sort(names)
+		if keys, err = dict.topicKeys(ctx, slices.Compact(names)); err != nil {
+			return 0, err
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b keyed) int {
+		if c := cmp.Compare(a.g, b.g); c != 0 {
+			return c
+		}
+		return a.at.Compare(b.at)
+	})
+
+	if len(rows) == 0 {
 		if err = tx.Commit(ctx); err != nil {
-			return fmt.Errorf("commit: %w", err)
+			return 0, fmt.Errorf("commit: %w", err)
 		}
 		s.dict.merge(dict)
-		s.logger.Debug("poll already stored",
-			slog.String("group", p.Group.Group),
-			slog.Time("sampled_at", row.sampledAt))
-		return nil
-	case err != nil:
-		return fmt.Errorf("insert poll: %w", err)
+		s.logger.Debug("polls already stored", slog.Int("polls", len(polls)))
+		return 0, nil
 	}
-
-	if len(p.Topics) > 0 {
-		if err = insertSamples(ctx, tx, dict, groupKey, row.sampledAt, p.Topics); err != nil {
-			return err
-		}
+	var b rawPollBatch
+	for _, r := range rows {
+		b.add(r.p, r.g, r.at, keys)
 	}
-	if len(p.Rebalances) > 0 {
-		if err = insertRebalances(ctx, tx, groupKey, row.sampledAt, p.Rebalances); err != nil {
-			return err
+	inserted, err := b.insert(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range rows {
+		if len(r.p.Rebalances) > 0 && inserted[pollKey{r.g, r.at.UnixMicro()}] {
+			if err = insertRebalances(ctx, tx, r.g, r.at, r.p.Rebalances); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if err = tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return 0, fmt.Errorf("commit: %w", err)
 	}
 	s.dict.merge(dict)
-	return nil
+	if len(inserted) < len(polls) {
+		s.logger.Debug("polls already stored", slog.Int("polls", len(polls)), slog.Int("new", len(inserted)))
+	}
+	return len(inserted), nil
 }
 
-// topicSampleColumns are the columns COPY fills, in row order.
-var topicSampleColumns = []string{
-	"group_key", "sampled_at", "topic_key",
-	"partitions", "broker_offsets", "consumer_offsets", "last_timestamps_ms",
+// keyed is a poll with its group key and stored sampled_at.
+type keyed struct {
+	p  *Poll
+	g  int32
+	at time.Time
 }
 
-// insertSamples loads one topic_samples row per topic with COPY.
-func insertSamples(ctx context.Context, tx pgx.Tx, dict *dictTx, groupKey int32, sampledAt time.Time, topics []TopicSample) error {
-	names := make([]string, len(topics))
-	for i, t := range topics {
-		names[i] = t.Topic
+// storedPolls returns which of the polls are stored already.
+func storedPolls(ctx context.Context, tx pgx.Tx, polls []keyed) (map[pollKey]bool, error) {
+	groups := make([]int32, len(polls))
+	at := make([]time.Time, len(polls))
+	for i, r := range polls {
+		groups[i], at[i] = r.g, r.at
 	}
-	keys, err := dict.topicKeys(ctx, names)
+	rows, err := tx.Query(ctx, `
+SELECT rp.group_key, rp.sampled_at
+FROM unnest($1::int[], $2::timestamptz[]) AS u(group_key, sampled_at)
+JOIN lagtrail.raw_polls rp ON rp.group_key = u.group_key AND rp.sampled_at = u.sampled_at`, groups, at)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("find stored polls: %w", err)
 	}
-	n, err := tx.CopyFrom(ctx,
-		pgx.Identifier{"lagtrail", "topic_samples"},
-		topicSampleColumns,
-		pgx.CopyFromSlice(len(topics), func(i int) ([]any, error) {
-			t := topics[i]
-			parts := make([]int32, len(t.Partitions))
-			broker := make([]int64, len(t.Partitions))
-			consumer := make([]int64, len(t.Partitions))
-			last := make([]int64, len(t.Partitions))
-			for j, po := range t.Partitions {
-				parts[j] = po.Partition
-				broker[j] = po.BrokerOffset
-				consumer[j] = po.ConsumerOffset
-				last[j] = po.LastTimestampMs
-			}
-			return []any{groupKey, sampledAt, keys[t.Topic], parts, broker, consumer, last}, nil
-		}))
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByName[storedPoll])
 	if err != nil {
-		return fmt.Errorf("copy topic samples: %w", err)
+		return nil, fmt.Errorf("find stored polls: %w", err)
 	}
-	if n != int64(len(topics)) {
-		return fmt.Errorf("copy topic samples: copied %d rows, want %d", n, len(topics))
+	out := make(map[pollKey]bool, len(got))
+	for _, r := range got {
+		out[pollKey{r.GroupKey, r.SampledAt.UnixMicro()}] = true
 	}
-	return nil
+	return out, nil
+}
+
+// storedPoll is the identity of a raw_polls row.
+type storedPoll struct {
+	GroupKey  int32     `db:"group_key"`
+	SampledAt time.Time `db:"sampled_at"`
+}
+
+// pollKey identifies a stored poll: group key and sampled_at in µs.
+type pollKey struct {
+	group int32
+	micro int64
+}
+
+// add appends one poll to the batch.
+func (b *rawPollBatch) add(p *Poll, groupKey int32, sampledAt time.Time, keys map[string]int32) {
+	b.sampledAt = append(b.sampledAt, sampledAt)
+	b.startedAt = append(b.startedAt, truncateMicro(p.StartedAt))
+	b.groupKey = append(b.groupKey, groupKey)
+	b.durationMs = append(b.durationMs, durationMs(p.Duration))
+	b.ok = append(b.ok, p.OK)
+	u, isUUID := requestUUID(p.RequestID)
+	b.requestUUID = append(b.requestUUID, u)
+	if isUUID {
+		b.requestID = append(b.requestID, nil)
+	} else {
+		b.requestID = append(b.requestID, nullIfEmpty(p.RequestID))
+	}
+	if p.OK {
+		b.totalDiff = append(b.totalDiff, &p.TotalDiff)
+		b.lastMs = append(b.lastMs, &p.LastTimestampMs)
+		b.errCode = append(b.errCode, nil)
+		b.errMsg = append(b.errMsg, nil)
+	} else {
+		b.totalDiff = append(b.totalDiff, nil)
+		b.lastMs = append(b.lastMs, nil)
+		b.errCode = append(b.errCode, nullIfEmpty(p.ErrorCode))
+		b.errMsg = append(b.errMsg, nullIfEmpty(p.ErrorMessage))
+	}
+	ps := packSamples(sampledAt, p.Topics, keys)
+	b.brokerBase = append(b.brokerBase, ps.brokerBase)
+	b.topicKeys.add(ps.topicKeys)
+	b.topicEnds.add(ps.topicEnds)
+	b.partitions.add(ps.partitions)
+	b.samples.add(ps.samples)
+	b.wideLo = append(b.wideLo, int32(len(b.broker)+1))
+	b.broker = append(b.broker, ps.broker...)
+	b.consumer = append(b.consumer, ps.consumer...)
+	b.lastMsFlat = append(b.lastMsFlat, ps.lastMs...)
+	b.wideHi = append(b.wideHi, int32(len(b.broker)))
+}
+
+// insert writes the batch and returns the polls it inserted. Empty slices
+// of the concatenated arrays are stored as NULL.
+func (b *rawPollBatch) insert(ctx context.Context, tx pgx.Tx) (map[pollKey]bool, error) {
+	rows, err := tx.Query(ctx, `
+INSERT INTO lagtrail.raw_polls (
+    sampled_at, started_at, total_diff, last_timestamp_ms, broker_base, group_key,
+    duration_ms, ok, request_uuid, request_id, error_code, error_message,
+    topic_keys, topic_ends, partitions, samples,
+    broker_offsets, consumer_offsets, last_timestamps_ms)
+SELECT u.sampled_at, u.started_at, u.total_diff, u.last_ms, u.broker_base, u.group_key,
+       u.duration_ms, u.ok, u.request_uuid, u.request_id, u.error_code, u.error_message,
+       NULLIF(($13::int[])[u.tk_lo:u.tk_hi], '{}'),
+       NULLIF(($14::int[])[u.te_lo:u.te_hi], '{}'),
+       NULLIF(($15::int[])[u.pa_lo:u.pa_hi], '{}'),
+       NULLIF(($16::int[])[u.sa_lo:u.sa_hi], '{}'),
+       NULLIF(($17::bigint[])[u.w_lo:u.w_hi], '{}'),
+       NULLIF(($18::bigint[])[u.w_lo:u.w_hi], '{}'),
+       NULLIF(($19::bigint[])[u.w_lo:u.w_hi], '{}')
+FROM unnest($1::timestamptz[], $2::timestamptz[], $3::bigint[], $4::bigint[], $5::bigint[], $6::int[],
+            $7::int[], $8::boolean[], $9::uuid[], $10::text[], $11::text[], $12::text[],
+            $20::int[], $21::int[], $22::int[], $23::int[], $24::int[], $25::int[],
+            $26::int[], $27::int[], $28::int[], $29::int[])
+     AS u(sampled_at, started_at, total_diff, last_ms, broker_base, group_key,
+          duration_ms, ok, request_uuid, request_id, error_code, error_message,
+          tk_lo, tk_hi, te_lo, te_hi, pa_lo, pa_hi, sa_lo, sa_hi, w_lo, w_hi)
+ON CONFLICT (group_key, sampled_at) DO NOTHING
+RETURNING group_key, sampled_at`,
+		b.sampledAt, b.startedAt, b.totalDiff, b.lastMs, b.brokerBase, b.groupKey,
+		b.durationMs, b.ok, b.requestUUID, b.requestID, b.errCode, b.errMsg,
+		b.topicKeys.values, b.topicEnds.values, b.partitions.values, b.samples.values,
+		b.broker, b.consumer, b.lastMsFlat,
+		b.topicKeys.lo, b.topicKeys.hi, b.topicEnds.lo, b.topicEnds.hi,
+		b.partitions.lo, b.partitions.hi, b.samples.lo, b.samples.hi, b.wideLo, b.wideHi)
+	if err != nil {
+		return nil, fmt.Errorf("insert polls: %w", err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByName[storedPoll])
+	if err != nil {
+		return nil, fmt.Errorf("insert polls: %w", err)
+	}
+	out := make(map[pollKey]bool, len(got))
+	for _, r := range got {
+		out[pollKey{r.GroupKey, r.SampledAt.UnixMicro()}] = true
+	}
+	return out, nil
 }
 
 // insertRebalances stores the rebalances not stored yet. Rows go in

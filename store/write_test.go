@@ -73,8 +73,15 @@ func TestWritePollTwelvePartitions(t *testing.T) {
 	if n := count(t, pool, "partition_offsets"); n != 12 {
 		t.Errorf("partition_offsets rows = %d, want 12", n)
 	}
-	if n := count(t, pool, "topic_samples"); n != 1 {
-		t.Errorf("topic_samples rows = %d, want 1 (one row per topic)", n)
+	if n := count(t, pool, "raw_polls"); n != 1 {
+		t.Errorf("raw_polls rows = %d, want 1 (one row per poll)", n)
+	}
+	var packed bool
+	if err := pool.QueryRow(t.Context(), `SELECT samples IS NOT NULL AND partitions IS NULL FROM lagtrail.raw_polls`).Scan(&packed); err != nil {
+		t.Fatal(err)
+	}
+	if !packed {
+		t.Error("twelve dense partitions with small offsets were not stored in the packed form")
 	}
 	got, err := s.ReadPartitionOffsets(t.Context(), store.Range{Group: testGroup.Group})
 	if err != nil {
@@ -97,7 +104,7 @@ FROM lagtrail.partition_offsets WHERE partition = 2`).Scan(&last)
 
 	var nullCode, nullMessage bool
 	err = pool.QueryRow(t.Context(),
-		`SELECT error_code IS NULL, error_message IS NULL FROM lagtrail.poll_log`).Scan(&nullCode, &nullMessage)
+		`SELECT error_code IS NULL, error_message IS NULL FROM lagtrail.raw_polls`).Scan(&nullCode, &nullMessage)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,8 +180,8 @@ func TestWritePollIdempotent(t *testing.T) {
 			if after := counts(t, pool); !maps.Equal(before, after) {
 				t.Errorf("row counts changed by the second write:\nbefore %v\n after %v", before, after)
 			}
-			if before["poll_log"] != 1 || before["topic_samples"] != 3 || before["partition_offsets"] != 12 {
-				t.Errorf("first write stored %v, want 1 poll, 3 topic rows, 12 partition rows", before)
+			if before["raw_polls"] != 1 || before["partition_offsets"] != 12 {
+				t.Errorf("first write stored %v, want 1 poll, 12 partition rows", before)
 			}
 			offsets2, err := s.ReadPartitionOffsets(t.Context(), store.Range{})
 			if err != nil {
@@ -239,7 +246,7 @@ func TestWritePollConcurrent(t *testing.T) {
 			got := counts(t, pool)
 			want := map[string]int{
 				"regions": 1, "instances": 1, "consumer_groups": 1, "topics": 4,
-				"poll_log": tt.wantPolls, "topic_samples": 4 * tt.wantPolls,
+				"raw_polls":     tt.wantPolls,
 				"rebalance_log": 2, "partition_offsets": 12 * tt.wantPolls,
 				"polls": tt.wantPolls, "rebalances": 2,
 			}
@@ -262,8 +269,8 @@ func TestWritePollSecondPollAddsRows(t *testing.T) {
 		if n := count(t, pool, "partition_offsets"); n != want {
 			t.Errorf("after poll %d: partition_offsets rows = %d, want %d", i, n, want)
 		}
-		if n := count(t, pool, "poll_log"); n != i+1 {
-			t.Errorf("after poll %d: poll_log rows = %d, want %d", i, n, i+1)
+		if n := count(t, pool, "raw_polls"); n != i+1 {
+			t.Errorf("after poll %d: raw_polls rows = %d, want %d", i, n, i+1)
 		}
 	}
 	if n := count(t, pool, "topics"); n != 2 {
@@ -318,14 +325,14 @@ func TestWritePollFailed(t *testing.T) {
 			}
 			var nullDiff, nullLast bool
 			err = pool.QueryRow(t.Context(),
-				`SELECT total_diff IS NULL, last_timestamp_ms IS NULL FROM lagtrail.poll_log`).Scan(&nullDiff, &nullLast)
+				`SELECT total_diff IS NULL, last_timestamp_ms IS NULL FROM lagtrail.raw_polls`).Scan(&nullDiff, &nullLast)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !nullDiff || !nullLast {
 				t.Errorf("failed poll: total_diff NULL = %v, last_timestamp_ms NULL = %v, want both NULL", nullDiff, nullLast)
 			}
-			for _, rel := range []string{"topic_samples", "partition_offsets", "rebalance_log", "topics"} {
+			for _, rel := range []string{"partition_offsets", "rebalance_log", "topics"} {
 				if n := count(t, pool, rel); n != 0 {
 					t.Errorf("%s rows = %d, want 0", rel, n)
 				}

@@ -21,12 +21,12 @@ func TestMaintain(t *testing.T) {
 		return code, out.String(), errb.String()
 	}
 	code, out, stderr := run1()
-	if code != 0 || !strings.HasPrefix(out, "upkeep done: 8 partitions created") {
-		t.Fatalf("first maintain: exit %d, stdout %q, stderr %q; want 8 partitions (today and 3 days ahead, two tables)", code, out, stderr)
+	if code != 0 || !strings.HasPrefix(out, "upkeep done: 4 partitions created") {
+		t.Fatalf("first maintain: exit %d, stdout %q, stderr %q; want 4 partitions (today and 3 days ahead)", code, out, stderr)
 	}
 	var n int
-	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'topic_samples'`).Scan(&n); err != nil || n < 4 {
-		t.Errorf("topic_samples partitions: %d, %v; want at least 4", n, err)
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'raw_polls'`).Scan(&n); err != nil || n < 4 {
+		t.Errorf("raw_polls partitions: %d, %v; want at least 4", n, err)
 	}
 	holder, err := store.Open(t.Context(), store.Config{DatabaseURL: dbURL}, nil)
 	if err != nil {
