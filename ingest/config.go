@@ -19,6 +19,7 @@ const (
 	DefaultRequestsPerSecond = 50
 	DefaultClientsPerRegion  = 8
 	DefaultUpkeepInterval    = time.Hour
+	DefaultRollupInterval    = 5 * time.Minute
 	// MaxRequestsPerSecond is the API quota per account, region and API.
 	MaxRequestsPerSecond = 100
 )
@@ -50,6 +51,10 @@ type Config struct {
 	// per database does it.
 	Upkeep         store.UpkeepConfig
 	UpkeepInterval time.Duration
+	// RollupInterval is how often the rollups are brought up to date with
+	// the polls written (default 5m, at least 10s). RunOnce refreshes them
+	// once, after its writes.
+	RollupInterval time.Duration
 	// Now stamps each poll's SampledAt. Nil uses time.Now. Scheduling and
 	// timeouts always use the real clock; Now exists so that tests can
 	// replay hours of simulated history with RunOnce.
@@ -99,6 +104,9 @@ func (c Config) withDefaults() Config {
 	if c.UpkeepInterval == 0 {
 		c.UpkeepInterval = DefaultUpkeepInterval
 	}
+	if c.RollupInterval == 0 {
+		c.RollupInterval = DefaultRollupInterval
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -137,6 +145,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.UpkeepInterval < time.Minute:
 		return bad("upkeep interval must be at least 1m, got %s", c.UpkeepInterval)
+	case c.RollupInterval < 10*time.Second:
+		return bad("rollup interval must be at least 10s, got %s", c.RollupInterval)
 	case c.Interval < 0:
 		return bad("interval must be positive, got %s", c.Interval)
 	case c.Interval < time.Second:

@@ -23,6 +23,8 @@ type Writer interface {
 	// Upkeep makes partitions ahead and drops expired ones, when this
 	// writer is the one of its database that does upkeep.
 	Upkeep(ctx context.Context, cfg store.UpkeepConfig, now time.Time) (store.UpkeepResult, error)
+	// RefreshRollups brings the rollups up to date with the polls written.
+	RefreshRollups(ctx context.Context) (store.RollupResult, error)
 }
 
 // writeTimeout bounds one WritePoll call.
@@ -80,6 +82,10 @@ func (r *Recorder) Run(ctx context.Context) error {
 	sup := &supervisor{eg: eg, ctx: ctx, run: r.runGroup, sets: map[int][]store.GroupRef{}, running: map[store.GroupRef]context.CancelFunc{}, gauge: r.metrics.groups, log: r.log}
 	eg.Go(func() error {
 		r.keepPartitions(ctx)
+		return nil
+	})
+	eg.Go(func() error {
+		r.keepRollups(ctx)
 		return nil
 	})
 	for i, t := range r.cfg.Targets {
@@ -143,6 +149,11 @@ func (r *Recorder) RunOnce(ctx context.Context) (OnceResult, error) {
 	}
 	wg.Wait()
 	sort.Strings(res.Failed)
+	if ctx.Err() == nil {
+		if _, err := r.w.RefreshRollups(ctx); err != nil {
+			r.log.Warn("refresh rollups", slog.Any("err", err))
+		}
+	}
 	return res, ctx.Err()
 }
 
@@ -258,6 +269,22 @@ func (r *Recorder) keepPartitions(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(r.cfg.UpkeepInterval):
+		}
+	}
+}
+
+// keepRollups refreshes the rollups every RollupInterval. Several
+// recorders of one database may do it at once: each takes queued hours the
+// others do not hold.
+func (r *Recorder) keepRollups(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(r.cfg.RollupInterval):
+		}
+		if _, err := r.w.RefreshRollups(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("refresh rollups", slog.Any("err", err))
 		}
 	}
 }

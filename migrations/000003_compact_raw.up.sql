@@ -124,20 +124,31 @@ LEFT JOIN LATERAL (
 
 -- partition_samples: the raw tier unpacked, one row per partition sample,
 -- with dictionary keys instead of names.
+-- The lateral d reads each array once per row: a subscript of a column
+-- detoasts (and, past 2 kB, decompresses) the whole array each time, which
+-- made polls of thousands of partitions quadratic. Concatenating '{}' gives
+-- a detoasted copy every subscript then reads in place; OFFSET 0 keeps it a
+-- single evaluation per row.
 CREATE VIEW lagtrail.partition_samples AS
 SELECT s.sampled_at,
        s.group_key,
        t.topic_key,
-       COALESCE(s.partitions[k], k - COALESCE(s.topic_ends[t.ord - 1], 0) - 1) AS partition,
-       CASE WHEN s.samples IS NULL THEN s.broker_offsets[k]
-            ELSE s.broker_base + s.samples[3 * k - 2] END AS broker_offset,
-       CASE WHEN s.samples IS NULL THEN s.consumer_offsets[k]
-            ELSE s.broker_base + s.samples[3 * k - 2] - s.samples[3 * k - 1] END AS consumer_offset,
-       CASE WHEN s.samples IS NULL THEN s.last_timestamps_ms[k]
-            WHEN s.samples[3 * k] = -2147483648 THEN -1
-            WHEN s.samples[3 * k] = -2147483647 THEN 0
-            ELSE floor(extract(epoch FROM s.sampled_at) * 1000)::bigint - s.samples[3 * k] END AS last_timestamp_ms
+       COALESCE(d.pa[k], k - COALESCE(s.topic_ends[t.ord - 1], 0) - 1) AS partition,
+       CASE WHEN s.samples IS NULL THEN d.bo[k]
+            ELSE s.broker_base + d.sa[3 * k - 2] END AS broker_offset,
+       CASE WHEN s.samples IS NULL THEN d.co[k]
+            ELSE s.broker_base + d.sa[3 * k - 2] - d.sa[3 * k - 1] END AS consumer_offset,
+       CASE WHEN s.samples IS NULL THEN d.lo[k]
+            WHEN d.sa[3 * k] = -2147483648 THEN -1
+            WHEN d.sa[3 * k] = -2147483647 THEN 0
+            ELSE floor(extract(epoch FROM s.sampled_at) * 1000)::bigint - d.sa[3 * k] END AS last_timestamp_ms
 FROM lagtrail.raw_polls s
+CROSS JOIN LATERAL (
+    SELECT s.samples || '{}'::integer[] AS sa, s.partitions || '{}'::integer[] AS pa,
+           s.broker_offsets || '{}'::bigint[] AS bo, s.consumer_offsets || '{}'::bigint[] AS co,
+           s.last_timestamps_ms || '{}'::bigint[] AS lo
+    OFFSET 0
+) AS d
 CROSS JOIN LATERAL unnest(s.topic_keys) WITH ORDINALITY AS t(topic_key, ord)
 CROSS JOIN LATERAL generate_series(
     COALESCE(s.topic_ends[t.ord - 1], 0) + 1,

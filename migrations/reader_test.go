@@ -26,7 +26,11 @@ const readerRole = "lagtrail_reader"
 // contractViews are the views the BI contract promises. The tests enumerate
 // views from the catalog, so views added later are covered too; these must
 // be among them.
-var contractViews = []string{"partition_offsets", "polls", "rebalances", "partition_samples", "group_names", "topic_names"}
+var contractViews = []string{
+	"partition_offsets", "polls", "rebalances", "partition_samples", "group_names", "topic_names",
+	"group_lag_hourly", "group_rates_hourly", "group_lag_daily", "group_rates_daily",
+	"partition_rates_hourly", "partition_lag_hourly", "partition_daily_summary",
+}
 
 const (
 	sqlstateInsufficientPrivilege = "42501"
@@ -48,6 +52,13 @@ INSERT INTO lagtrail.raw_polls (group_key, sampled_at, started_at, ok, duration_
     SELECT g.group_key, '2024-01-02 10:00:01+00', '2024-01-02 10:00:00+00', true, 1000,
            5, 1704189600000, 10, ARRAY[t.topic_key], '{0,5,1000}'
     FROM lagtrail.consumer_groups g, lagtrail.topics t;
+INSERT INTO lagtrail.partition_hourly (bucket, group_key, topic_key, partition, samples, consumed, consumed_s)
+    SELECT '2024-01-02 10:00:00+00', g.group_key, t.topic_key, 0, 1, 5, 60
+    FROM lagtrail.consumer_groups g, lagtrail.topics t;
+INSERT INTO lagtrail.partition_daily SELECT * FROM lagtrail.partition_hourly;
+INSERT INTO lagtrail.group_hourly (bucket, group_key, polls, lag_last, consumed, consume_rate)
+    SELECT '2024-01-02 10:00:00+00', group_key, 1, 5, 5, 0.1 FROM lagtrail.consumer_groups;
+INSERT INTO lagtrail.group_daily SELECT * FROM lagtrail.group_hourly;
 INSERT INTO lagtrail.rebalance_log (group_key, generation, rebalanced_at, duration_ms,
                                     success, reason, reported_group, first_seen_at)
     SELECT group_key, 7, '2024-01-02 09:00:00+00', 300, true, 'join', 'group-1',
@@ -441,8 +452,13 @@ WHERE c.relnamespace = $2::regnamespace AND r.rolname = $1`, role, migrations.Sc
 var grants000002 = []string{"partition_offsets SELECT", "polls SELECT", "rebalances SELECT", "schema USAGE"}
 
 // wantGrants is what the reader holds in one database at the latest
-// version: 000003 adds the views it creates.
-var wantGrants = []string{"group_names SELECT", "partition_offsets SELECT", "partition_samples SELECT", "polls SELECT", "rebalances SELECT", "schema USAGE", "topic_names SELECT"}
+// version: 000003 and 000004 add the views they create.
+var wantGrants = []string{
+	"group_lag_daily SELECT", "group_lag_hourly SELECT", "group_names SELECT", "group_rates_daily SELECT",
+	"group_rates_hourly SELECT", "partition_daily_summary SELECT", "partition_lag_hourly SELECT",
+	"partition_offsets SELECT", "partition_rates_hourly SELECT", "partition_samples SELECT", "polls SELECT",
+	"rebalances SELECT", "schema USAGE", "topic_names SELECT",
+}
 
 // roleExists reports whether role exists in the cluster.
 func roleExists(t *testing.T, conn *pgx.Conn, role string) bool {

@@ -24,26 +24,7 @@ func (s *Store) Buckets(ctx context.Context, q AggregateQuery) ([]BucketAggregat
 	}
 	out := make([]BucketAggregate, len(rows))
 	for i, r := range rows {
-		out[i] = BucketAggregate{
-			Key:            r.key(),
-			Bucket:         r.Bucket,
-			Polls:          r.Polls,
-			Lag:            r.Lag,
-			LagMax:         r.LagMax,
-			LagAt:          utcPtr(r.LagAt),
-			Clamped:        r.Clamped,
-			LagSlope:       r.Slope,
-			LagIntercept:   r.Intercept,
-			Consumed:       r.Consumed,
-			Produced:       r.Produced,
-			ConsumeRate:    r.ConsumeRate,
-			ProduceRate:    r.ProduceRate,
-			ConsumeCovered: r.ConsumeCovered,
-			ProduceCovered: r.ProduceCovered,
-			TimeLag:        r.TimeLag,
-			TimeLagKind:    TimeLagKind(r.TimeLagKind),
-			Events:         r.Events,
-		}
+		out[i] = r.aggregate()
 	}
 	return out, nil
 }
@@ -290,6 +271,30 @@ type (
 		SinceIsLowerBound bool      `db:"since_is_lower_bound"`
 	}
 )
+
+// aggregate converts a row of bucketsSQL or rollupBucketsSQL.
+func (r bucketRow) aggregate() BucketAggregate {
+	return BucketAggregate{
+		Key:            r.key(),
+		Bucket:         r.Bucket,
+		Polls:          r.Polls,
+		Lag:            r.Lag,
+		LagMax:         r.LagMax,
+		LagAt:          utcPtr(r.LagAt),
+		Clamped:        r.Clamped,
+		LagSlope:       r.Slope,
+		LagIntercept:   r.Intercept,
+		Consumed:       r.Consumed,
+		Produced:       r.Produced,
+		ConsumeRate:    r.ConsumeRate,
+		ProduceRate:    r.ProduceRate,
+		ConsumeCovered: r.ConsumeCovered,
+		ProduceCovered: r.ProduceCovered,
+		TimeLag:        r.TimeLag,
+		TimeLagKind:    TimeLagKind(r.TimeLagKind),
+		Events:         r.Events,
+	}
+}
 
 func (r bucketRow) key() Key {
 	return Key{

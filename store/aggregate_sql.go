@@ -78,10 +78,9 @@ func keyCols(a string, l Level) string {
 
 // bucketsSQL returns the query of Buckets at level l.
 //
-//	sp   every counted pair spread over the buckets it overlaps: the share of
-//	     each offset's advance proportional to the overlap (the whole advance
-//	     when the pair lies inside one bucket).
-//	pb   per partition and bucket; rb per key and bucket, with the sum of the
+//	sp, pb  spreadCTE: counted pairs spread over the buckets, summed per
+//	     partition and bucket;
+//	rb   per key and bucket, with the sum of the
 //	     partitions' rates.
 //	ls   the key's lag per poll; lb per bucket: last, peak, clamped count and
 //	     the least-squares fit over the polls.
@@ -101,30 +100,11 @@ func keyCols(a string, l Level) string {
 //	evb  the kinds of breaks per key and bucket.
 func bucketsSQL(l Level) string {
 	q := seriesCTE + `,
-sp AS (
-  SELECT k.g, k.tp, k.p, o.bucket,
-         CASE WHEN k.cls = 'ok' THEN CASE WHEN o.ov = k.dt THEN (k.c - k.c0)::float8 ELSE (k.c - k.c0)::float8 * o.ov / k.dt END END AS consumed,
-         CASE WHEN k.cls = 'ok' THEN o.ov END AS c_cov,
-         CASE WHEN o.ov = k.dt THEN (k.b - k.b0)::float8 ELSE (k.b - k.b0)::float8 * o.ov / k.dt END AS produced,
-         o.ov AS p_cov
-  FROM k CROSS JOIN e
-  CROSS JOIN LATERAL (
-    SELECT i AS bucket,
-           extract(epoch FROM least(k.t, e.edges[i + 1]) - greatest(k.t0, e.edges[i]))::float8 AS ov
-    FROM generate_series(greatest(width_bucket(k.t0, e.edges), 1), least(width_bucket(k.t, e.edges), e.n)) AS i
-  ) o
-  WHERE k.cls IN ('ok', 'rewind', 'reset_to_latest') AND k.t > e.edges[1] AND o.ov > 0
-),
-pb AS (
-  SELECT sp.g, sp.tp, sp.p, sp.bucket,
-         sum(sp.consumed) AS consumed, sum(sp.c_cov) AS c_cov,
-         sum(sp.produced) AS produced, sum(sp.p_cov) AS p_cov
-  FROM sp GROUP BY 1, 2, 3, 4
-),
+{{spread}}
 rb AS (
   SELECT {{keys pb}}, pb.bucket,
-         sum(pb.consumed) AS consumed, sum(pb.consumed / nullif(pb.c_cov, 0)) AS c_rate, coalesce(max(pb.c_cov), 0) AS c_cov,
-         sum(pb.produced) AS produced, sum(pb.produced / nullif(pb.p_cov, 0)) AS p_rate, coalesce(max(pb.p_cov), 0) AS p_cov
+         sum(pb.consumed)::float8 AS consumed, sum(pb.consumed / nullif(pb.c_cov, 0))::float8 AS c_rate, coalesce(max(pb.c_cov), 0)::float8 AS c_cov,
+         sum(pb.produced)::float8 AS produced, sum(pb.produced / nullif(pb.p_cov, 0))::float8 AS p_rate, coalesce(max(pb.p_cov), 0)::float8 AS p_cov
   FROM pb GROUP BY 1, 2, 3, 4
 ),
 ls AS (
@@ -216,8 +196,55 @@ LEFT JOIN rb ON (rb.g, rb.tp, rb.pk, rb.bucket) = (kb.g, kb.tp, kb.pk, kb.bucket
 LEFT JOIN tlb ON (tlb.g, tlb.tp, tlb.pk, tlb.bucket) = (kb.g, kb.tp, kb.pk, kb.bucket)
 LEFT JOIN evb ON (evb.g, evb.tp, evb.pk, evb.bucket) = (kb.g, kb.tp, kb.pk, kb.bucket)
 ORDER BY r.name, i.instance_id, cg.name, topic, kb.pk, kb.bucket`
-	return expandKeys(q, l)
+	return expandKeys(strings.Replace(q, "{{spread}}", spreadCTE, 1), l)
 }
+
+// spreadCTE spreads every counted pair of samples over the buckets it
+// overlaps (sp) and sums per partition and bucket (pb), in numeric so that
+// sums are exact whatever their order:
+//
+//	share(x, e)  the part of an offset advance x over the pair (t0, t]
+//	             that lies before e: 0 for e <= t0, x for e >= t, and
+//	             otherwise x (e - t0) / (t - t0) rounded to 6 decimals;
+//	consumed     in bucket [e0, e1): share(c - c0, e1) - share(c - c0, e0),
+//	             for pairs classified ok;
+//	produced     the same for b - b0, for every pair but gaps and broker
+//	             decreases;
+//	c_cov, p_cov the seconds of the bucket the counted pairs cover.
+//
+// A share depends only on the pair and the edge, so a pair's parts in
+// adjacent buckets add up to its whole advance exactly, and the count of a
+// bucket equals the sum of the counts of any finer buckets that tile it:
+// a day's consumption is exactly the sum of its hours'. The rollups rely on
+// it.
+const spreadCTE = `sp AS (
+  SELECT k.g, k.tp, k.p, o.bucket,
+         CASE WHEN k.cls = 'ok' THEN
+           CASE WHEN o.e1 >= k.t THEN (k.c - k.c0)::numeric
+                ELSE round((k.c - k.c0)::numeric * extract(epoch FROM o.e1 - k.t0) / extract(epoch FROM k.t - k.t0), 6) END
+         - CASE WHEN o.e0 <= k.t0 THEN 0::numeric
+                ELSE round((k.c - k.c0)::numeric * extract(epoch FROM o.e0 - k.t0) / extract(epoch FROM k.t - k.t0), 6) END
+         END AS consumed,
+         CASE WHEN k.cls = 'ok' THEN o.ov END AS c_cov,
+         CASE WHEN o.e1 >= k.t THEN (k.b - k.b0)::numeric
+              ELSE round((k.b - k.b0)::numeric * extract(epoch FROM o.e1 - k.t0) / extract(epoch FROM k.t - k.t0), 6) END
+       - CASE WHEN o.e0 <= k.t0 THEN 0::numeric
+              ELSE round((k.b - k.b0)::numeric * extract(epoch FROM o.e0 - k.t0) / extract(epoch FROM k.t - k.t0), 6) END AS produced,
+         o.ov AS p_cov
+  FROM k CROSS JOIN e
+  CROSS JOIN LATERAL (
+    SELECT i AS bucket, e.edges[i] AS e0, e.edges[i + 1] AS e1,
+           extract(epoch FROM least(k.t, e.edges[i + 1]) - greatest(k.t0, e.edges[i])) AS ov
+    FROM generate_series(greatest(width_bucket(k.t0, e.edges), 1), least(width_bucket(k.t, e.edges), e.n)) AS i
+  ) o
+  WHERE k.cls IN ('ok', 'rewind', 'reset_to_latest') AND k.t > e.edges[1] AND o.ov > 0
+),
+pb AS (
+  SELECT sp.g, sp.tp, sp.p, sp.bucket,
+         sum(sp.consumed) AS consumed, sum(sp.c_cov) AS c_cov,
+         sum(sp.produced) AS produced, sum(sp.p_cov) AS p_cov
+  FROM sp GROUP BY 1, 2, 3, 4
+),`
 
 // eventsSQL is the query of Events: the breaks whose later sample lies in
 // [first edge, last edge), one row per topic and pair of polls.

@@ -61,6 +61,13 @@ func TestRawFormsReadBackExactly(t *testing.T) {
 			topics:     []store.TopicSample{{Topic: "a", Partitions: []store.PartitionOffsets{po(0, math.MaxInt64, math.MinInt64, math.MaxInt64), po(1, math.MinInt64, math.MaxInt64, math.MinInt64)}}},
 			wantPacked: false},
 		{name: "no topics", wantPacked: false},
+		{name: "3000 partitions, stored out of line", topics: []store.TopicSample{{Topic: "wide", Partitions: func() []store.PartitionOffsets {
+			var out []store.PartitionOffsets
+			for i := range int32(3000) {
+				out = append(out, po(i, 1<<35+int64(i)*7919%100003, 1<<35-int64(i)*104729%1000, ms-int64(i)*31))
+			}
+			return out
+		}()}}, wantPacked: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

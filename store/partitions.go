@@ -15,8 +15,9 @@ const maxPartitionDays = 366
 
 // EnsurePartitions creates the daily partitions of the time-partitioned
 // raw tier (lagtrail.raw_polls) for days UTC days starting with the UTC
-// date of from, and returns how many partition tables it created: 1 per
-// missing day, 0 when all exist. It is idempotent and safe to call
+// date of from, and the monthly partitions of the hourly rollups those days
+// fall in, and returns how many partition tables it created: 1 per missing
+// day and 2 per missing month, 0 when all exist. It is idempotent and safe to call
 // concurrently (lagtrail.ensure_partitions serialises callers). days must be
 // between 1 and 366.
 func (s *Store) EnsurePartitions(ctx context.Context, from time.Time, days int) (created int, err error) {

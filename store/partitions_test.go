@@ -16,7 +16,7 @@ func TestEnsurePartitions(t *testing.T) {
 	t.Parallel()
 	s, pool := newStore(t)
 	// Steps run in order on one database; each says how many partition
-	// tables (1 per new day) the call creates.
+	// tables (1 per new day, and 2 per new month for the hourly rollups) the call creates.
 	steps := []struct {
 		name    string
 		from    time.Time
@@ -24,7 +24,7 @@ func TestEnsurePartitions(t *testing.T) {
 		want    int
 		wantErr string
 	}{
-		{"three new days", day0, 3, 3, ""},
+		{"three new days", day0, 3, 5, ""},
 		{"same days again", day0, 3, 0, ""},
 		{"late in the day, other zone", day0.Add(23*time.Hour + 59*time.Minute).In(time.FixedZone("UTC+8", 8*3600)), 1, 0, ""},
 		{"overlap adds two days", day0.AddDate(0, 0, 2), 3, 2, ""},
@@ -54,6 +54,7 @@ WHERE c.relkind = 'r'`).Scan(&names)
 		t.Fatal(err)
 	}
 	want := []string{
+		"group_hourly_20250301", "partition_hourly_20250301",
 		"raw_polls_20250314", "raw_polls_20250315", "raw_polls_20250316", "raw_polls_20250317", "raw_polls_20250318",
 	}
 	if strings.Join(names, ",") != strings.Join(want, ",") {

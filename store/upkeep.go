@@ -12,8 +12,9 @@ import (
 
 // Defaults of UpkeepConfig's zero fields.
 const (
-	DefaultDaysAhead        = 3
-	DefaultRawRetentionDays = 14
+	DefaultDaysAhead           = 3
+	DefaultRawRetentionDays    = 14
+	DefaultHourlyRetentionDays = 400
 )
 
 // UpkeepConfig says how far ahead partitions are made and how long raw
@@ -25,6 +26,11 @@ type UpkeepConfig struct {
 	// RawRetentionDays is how many UTC days of raw polls and samples are
 	// kept, today included; older daily partitions are dropped. Default 14.
 	RawRetentionDays int
+	// HourlyRetentionDays is how many days of hourly rollups are kept, at
+	// least: they are dropped a whole month at a time, once the month's
+	// last day is older than this. Default 400. Daily rollups are kept
+	// for ever.
+	HourlyRetentionDays int
 }
 
 func (c UpkeepConfig) withDefaults() UpkeepConfig {
@@ -33,6 +39,9 @@ func (c UpkeepConfig) withDefaults() UpkeepConfig {
 	}
 	if c.RawRetentionDays == 0 {
 		c.RawRetentionDays = DefaultRawRetentionDays
+	}
+	if c.HourlyRetentionDays == 0 {
+		c.HourlyRetentionDays = DefaultHourlyRetentionDays
 	}
 	return c
 }
@@ -46,6 +55,9 @@ func (c UpkeepConfig) Validate() error {
 		return fmt.Errorf("%w: days ahead must be between 0 and %d, got %d", ErrInvalidConfig, maxPartitionDays-1, c.DaysAhead)
 	case c.RawRetentionDays < 1:
 		return fmt.Errorf("%w: raw retention must be at least 1 day, got %d", ErrInvalidConfig, c.RawRetentionDays)
+	case c.HourlyRetentionDays < c.RawRetentionDays:
+		return fmt.Errorf("%w: hourly rollup retention (%d days) must be at least the raw retention (%d days): rollups are computed from raw polls",
+			ErrInvalidConfig, c.HourlyRetentionDays, c.RawRetentionDays)
 	}
 	return nil
 }
@@ -59,11 +71,16 @@ type UpkeepResult struct {
 	Created int
 	// Dropped names the partition tables dropped for retention.
 	Dropped []string
+	// Rollups is what the rollup refresh did.
+	Rollups RollupResult
 }
 
 // Upkeep makes the daily partitions for today (per now) and DaysAhead days
-// after, and drops whole daily partitions older than the retention:
-// detached, then dropped, never emptied by DELETE.
+// after (and the monthly partitions of the hourly rollups they fall in),
+// brings the rollups up to date, and then drops whole partitions older than
+// their tier's retention: detached, then dropped, never emptied by DELETE.
+// Rollups are refreshed before raw days are dropped, so no poll leaves the
+// raw tier before it is rolled up.
 //
 // Exactly one store per database does upkeep: the first to call Upkeep
 // takes a session advisory lock on a connection it keeps until Close (or
@@ -82,9 +99,16 @@ func (s *Store) Upkeep(ctx context.Context, cfg UpkeepConfig, now time.Time) (Up
 	if res.Created, err = s.EnsurePartitions(ctx, now, cfg.DaysAhead+1); err != nil {
 		return res, fmt.Errorf("upkeep: %w", err)
 	}
+	if res.Rollups, err = s.RefreshRollups(ctx); err != nil {
+		return res, fmt.Errorf("upkeep: %w", err)
+	}
 	y, m, d := now.UTC().Date()
-	keepFrom := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -(cfg.RawRetentionDays - 1))
-	res.Dropped, err = s.dropPartitionsBefore(ctx, keepFrom)
+	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	res.Dropped, err = s.dropExpired(ctx, map[string]time.Time{
+		"raw_polls":        today.AddDate(0, 0, -(cfg.RawRetentionDays - 1)),
+		"partition_hourly": today.AddDate(0, 0, -(cfg.HourlyRetentionDays - 1)),
+		"group_hourly":     today.AddDate(0, 0, -(cfg.HourlyRetentionDays - 1)),
+	})
 	if err != nil {
 		return res, fmt.Errorf("upkeep: %w", err)
 	}
@@ -138,12 +162,17 @@ func (s *Store) releaseLeadership() {
 	}
 }
 
-// timePartitioned are the tables partitioned by day on sampled_at.
-var timePartitioned = []string{"raw_polls"}
+// monthlyPartitioned are the tables partitioned by month; their
+// partitions are named after the month's first day.
+var monthlyPartitioned = map[string]bool{"partition_hourly": true, "group_hourly": true}
 
-// dropPartitionsBefore detaches and drops the daily partitions of the
-// time-partitioned tables for days before keepFrom.
-func (s *Store) dropPartitionsBefore(ctx context.Context, keepFrom time.Time) ([]string, error) {
+// dropExpired detaches and drops the partitions of each table in keepFrom
+// that hold only data from before the table's keepFrom.
+func (s *Store) dropExpired(ctx context.Context, keepFrom map[string]time.Time) ([]string, error) {
+	parents := make([]string, 0, len(keepFrom))
+	for p := range keepFrom {
+		parents = append(parents, p)
+	}
 	rows, err := s.pool.Query(ctx, `
 SELECT p.relname AS parent, c.relname AS child
 FROM pg_inherits i
@@ -151,7 +180,7 @@ JOIN pg_class c ON c.oid = i.inhrelid
 JOIN pg_class p ON p.oid = i.inhparent
 JOIN pg_namespace n ON n.oid = p.relnamespace
 WHERE n.nspname = 'lagtrail' AND p.relname = ANY($1)
-ORDER BY c.relname`, timePartitioned)
+ORDER BY c.relname`, parents)
 	if err != nil {
 		return nil, fmt.Errorf("list partitions: %w", err)
 	}
@@ -162,8 +191,15 @@ ORDER BY c.relname`, timePartitioned)
 	var dropped []string
 	for _, p := range parts {
 		day, err := time.Parse("20060102", strings.TrimPrefix(p.Child, p.Parent+"_"))
-		if err != nil || !day.Before(keepFrom) {
-			continue // not a daily partition lagtrail made, or kept
+		if err != nil {
+			continue // not a partition lagtrail made
+		}
+		end := day.AddDate(0, 0, 1)
+		if monthlyPartitioned[p.Parent] {
+			end = day.AddDate(0, 1, 0)
+		}
+		if end.After(keepFrom[p.Parent]) {
+			continue // holds days still kept
 		}
 		parent := pgx.Identifier{"lagtrail", p.Parent}.Sanitize()
 		child := pgx.Identifier{"lagtrail", p.Child}.Sanitize()

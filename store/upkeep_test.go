@@ -11,26 +11,33 @@ import (
 	"github.com/lagtrail/lagtrail/store"
 )
 
-// Retention drops whole expired daily partitions of both tables; fresh days
-// and their data stay, and partitions are made ahead.
+// Retention drops whole expired partitions of each tier: raw days after 14
+// days, hourly rollup months after 30 days here, daily rollups never; fresh
+// data stays, and partitions are made ahead.
 func TestUpkeepRetention(t *testing.T) {
 	t.Parallel()
 	s, pool := newStore(t)
 	ctx := t.Context()
 	now := day0.Add(12 * time.Hour)
-	for _, back := range []int{20, 15, 14, 13, 0} {
+	for _, back := range []int{53, 20, 15, 14, 13, 0} {
 		at := day0.AddDate(0, 0, -back).Add(time.Hour)
 		if err := s.WritePoll(ctx, okPoll(testGroup, at, 1, 2)); err != nil {
 			t.Fatalf("WritePoll %d days back: %v", back, err)
 		}
 	}
-	res, err := s.Upkeep(ctx, store.UpkeepConfig{RawRetentionDays: 14, DaysAhead: 2}, now)
+	cfg := store.UpkeepConfig{RawRetentionDays: 14, HourlyRetentionDays: 30, DaysAhead: 2}
+	res, err := s.Upkeep(ctx, cfg, now)
 	if err != nil || !res.Leader {
 		t.Fatalf("Upkeep: %+v, %v", res, err)
 	}
-	// Kept: today and the 13 days before it.
+	if res.Rollups.Hours != 6 || res.Rollups.Pending != 0 {
+		t.Errorf("Upkeep rolled up %+v, want the 6 hours polled", res.Rollups)
+	}
+	// Kept: today and the 13 days before it; the hourly rollups of
+	// February (its end is less than 30 days ago) but not January's.
 	want := []string{
-		"raw_polls_20250222", "raw_polls_20250227", "raw_polls_20250228",
+		"group_hourly_20250101", "partition_hourly_20250101",
+		"raw_polls_20250120", "raw_polls_20250222", "raw_polls_20250227", "raw_polls_20250228",
 	}
 	slices.Sort(res.Dropped)
 	if !slices.Equal(res.Dropped, want) {
@@ -74,8 +81,36 @@ func TestUpkeepRetention(t *testing.T) {
 	if !slices.Equal(days, []string{"0301", "0314"}) {
 		t.Errorf("samples left on days %v, want 0301 and 0314", days)
 	}
+	// Rollups: the hourly rows of February stay, January's are gone; the
+	// daily rows of every polled day stay.
+	var hourly, daily []string
+	for _, q := range []struct {
+		sql string
+		out *[]string
+	}{
+		{`SELECT to_char(bucket AT TIME ZONE 'UTC', 'MMDD') FROM lagtrail.group_lag_hourly ORDER BY 1`, &hourly},
+		{`SELECT to_char(bucket AT TIME ZONE 'UTC', 'MMDD') FROM lagtrail.group_lag_daily ORDER BY 1`, &daily},
+	} {
+		rows, err := pool.Query(ctx, q.sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var d string
+			if err := rows.Scan(&d); err != nil {
+				t.Fatal(err)
+			}
+			*q.out = append(*q.out, d)
+		}
+	}
+	if wantHourly := []string{"0222", "0227", "0228", "0301", "0314"}; !slices.Equal(hourly, wantHourly) {
+		t.Errorf("hourly rollups on days %v, want %v", hourly, wantHourly)
+	}
+	if wantDaily := []string{"0120", "0222", "0227", "0228", "0301", "0314"}; !slices.Equal(daily, wantDaily) {
+		t.Errorf("daily rollups on days %v, want %v", daily, wantDaily)
+	}
 	// Running it again drops nothing more.
-	if res, err := s.Upkeep(ctx, store.UpkeepConfig{RawRetentionDays: 14, DaysAhead: 2}, now); err != nil || len(res.Dropped) != 0 || res.Created != 0 {
+	if res, err := s.Upkeep(ctx, cfg, now); err != nil || len(res.Dropped) != 0 || res.Created != 0 {
 		t.Errorf("second Upkeep: %+v, %v", res, err)
 	}
 }
@@ -133,7 +168,7 @@ func TestUpkeepOneLeader(t *testing.T) {
 
 func TestUpkeepConfigValidate(t *testing.T) {
 	t.Parallel()
-	for _, c := range []store.UpkeepConfig{{DaysAhead: -1}, {DaysAhead: 366}, {RawRetentionDays: -3}} {
+	for _, c := range []store.UpkeepConfig{{DaysAhead: -1}, {DaysAhead: 366}, {RawRetentionDays: -3}, {HourlyRetentionDays: -1}, {RawRetentionDays: 30, HourlyRetentionDays: 20}} {
 		if err := c.Validate(); !errors.Is(err, store.ErrInvalidConfig) {
 			t.Errorf("%+v: %v, want ErrInvalidConfig", c, err)
 		}

@@ -269,9 +269,13 @@ func (b *rawPollBatch) add(p *Poll, groupKey int32, sampledAt time.Time, keys ma
 }
 
 // insert writes the batch and returns the polls it inserted. Empty slices
-// of the concatenated arrays are stored as NULL.
+// of the concatenated arrays are stored as NULL. The same statement queues
+// the hours of the successful polls it inserted for RefreshRollups; the
+// upsert locks the queue entry, so a refresh either waits for this
+// transaction or skips the entry and leaves it queued.
 func (b *rawPollBatch) insert(ctx context.Context, tx pgx.Tx) (map[pollKey]bool, error) {
 	rows, err := tx.Query(ctx, `
+WITH ins AS (
 INSERT INTO lagtrail.raw_polls (
     sampled_at, started_at, total_diff, last_timestamp_ms, broker_base, group_key,
     duration_ms, ok, request_uuid, request_id, error_code, error_message,
@@ -294,7 +298,15 @@ FROM unnest($1::timestamptz[], $2::timestamptz[], $3::bigint[], $4::bigint[], $5
           duration_ms, ok, request_uuid, request_id, error_code, error_message,
           tk_lo, tk_hi, te_lo, te_hi, pa_lo, pa_hi, sa_lo, sa_hi, w_lo, w_hi)
 ON CONFLICT (group_key, sampled_at) DO NOTHING
-RETURNING group_key, sampled_at`,
+RETURNING group_key, sampled_at, ok
+),
+queue AS (
+  INSERT INTO lagtrail.rollup_queue (group_key, hour)
+  SELECT DISTINCT ins.group_key, date_trunc('hour', ins.sampled_at, 'UTC') FROM ins WHERE ins.ok
+  ORDER BY 1, 2
+  ON CONFLICT (group_key, hour) DO UPDATE SET queued_at = excluded.queued_at
+)
+SELECT group_key, sampled_at FROM ins`,
 		b.sampledAt, b.startedAt, b.totalDiff, b.lastMs, b.brokerBase, b.groupKey,
 		b.durationMs, b.ok, b.requestUUID, b.requestID, b.errCode, b.errMsg,
 		b.topicKeys.values, b.topicEnds.values, b.partitions.values, b.samples.values,

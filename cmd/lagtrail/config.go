@@ -34,7 +34,9 @@ type fileConfig struct {
 type storageConfig struct {
 	PartitionsAheadDays *int      `yaml:"partitions_ahead_days"`
 	RawRetentionDays    *int      `yaml:"raw_retention_days"`
+	HourlyRetentionDays *int      `yaml:"hourly_retention_days"`
 	UpkeepInterval      *duration `yaml:"upkeep_interval"`
+	RollupInterval      *duration `yaml:"rollup_interval"`
 }
 
 type alibabaConfig struct {
@@ -163,6 +165,12 @@ func (c *fileConfig) ingestConfig() (ingest.Config, error) {
 		}
 		out.UpkeepInterval = time.Duration(*c.Storage.UpkeepInterval)
 	}
+	if c.Storage.RollupInterval != nil {
+		if *c.Storage.RollupInterval < duration(10*time.Second) {
+			return out, fmt.Errorf("storage.rollup_interval must be at least 10s, got %s", time.Duration(*c.Storage.RollupInterval))
+		}
+		out.RollupInterval = time.Duration(*c.Storage.RollupInterval)
+	}
 	if err := out.Validate(); err != nil {
 		return out, errors.New(strings.TrimPrefix(err.Error(), ingest.ErrInvalidConfig.Error()+": "))
 	}
@@ -187,6 +195,15 @@ func (c *fileConfig) upkeepConfig() (store.UpkeepConfig, error) {
 			return out, fmt.Errorf("storage.raw_retention_days must be at least 1, got %d", *v)
 		}
 		out.RawRetentionDays = *v
+	}
+	if v := c.Storage.HourlyRetentionDays; v != nil {
+		if *v < 1 {
+			return out, fmt.Errorf("storage.hourly_retention_days must be at least 1, got %d", *v)
+		}
+		out.HourlyRetentionDays = *v
+	}
+	if err := out.Validate(); err != nil {
+		return out, fmt.Errorf("storage: %w", err)
 	}
 	return out, nil
 }

@@ -12,10 +12,13 @@ func newMaintainCmd(g *globals) *cobra.Command {
 	var dbURL, configPath string
 	cmd := &cobra.Command{
 		Use:   "maintain [--config FILE] [--database-url URL]",
-		Short: "Run storage upkeep once: make partitions ahead, drop expired days",
+		Short: "Run storage upkeep once: make partitions ahead, refresh rollups, drop expired data",
 		Long: `maintain does what record does every storage.upkeep_interval: it makes the
-daily partitions for today and storage.partitions_ahead_days days after, and
-drops whole daily partitions older than storage.raw_retention_days.
+daily partitions for today and storage.partitions_ahead_days days after (and
+the monthly partitions of the hourly rollups), brings the hourly and daily
+rollups up to date, and drops whole partitions older than their tier's
+retention: raw days after storage.raw_retention_days, hourly rollup months
+after storage.hourly_retention_days. Daily rollups are kept.
 
 Only one process per database does upkeep. If a running recorder holds the
 upkeep lock, maintain says so and exits 0 without doing anything: the recorder
@@ -48,7 +51,8 @@ does it.`,
 			if len(res.Dropped) > 0 {
 				dropped = strings.Join(res.Dropped, ", ")
 			}
-			fmt.Fprintf(g.stdout, "upkeep done: %d partitions created; dropped: %s\n", res.Created, dropped)
+			fmt.Fprintf(g.stdout, "upkeep done: %d partitions created; %d rollup hours refreshed; dropped: %s\n",
+				res.Created, res.Rollups.Hours, dropped)
 			return nil
 		},
 	}

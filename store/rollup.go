@@ -1,0 +1,228 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Rollup tiers.
+const (
+	// Hour is the bucket width of the hourly rollups.
+	Hour = time.Hour
+	// Day is the bucket width of the daily rollups (UTC days).
+	Day = 24 * time.Hour
+	// refreshBatch is the most queued (group, hour) entries one refresh
+	// transaction takes.
+	refreshBatch = 2000
+	// refreshSpan is the widest stretch of hours one refresh transaction
+	// recomputes, so that catching up after a long outage reads the raw
+	// tier a day at a time.
+	refreshSpan = 24 * time.Hour
+)
+
+// ErrNotRollupAligned is returned by RollupBuckets for a query the rollups
+// cannot answer exactly: edges off the hour, a topic filter or the topic
+// level with group lag, or a level they do not keep.
+var ErrNotRollupAligned = errors.New("query cannot be answered from rollups")
+
+// RollupResult tells what RefreshRollups did.
+type RollupResult struct {
+	// Hours is how many queued (group, hour) entries it processed.
+	Hours int
+	// PartitionRows and GroupRows count the hourly and daily rows written.
+	PartitionRows, GroupRows int64
+	// Pending is how many entries are still queued: more than it could
+	// take, or locked by writers.
+	Pending int64
+}
+
+// RefreshRollups brings the hourly and daily rollups up to date with the
+// raw tier. Every poll written queues its (group, hour); RefreshRollups
+// takes queued entries in batches, recomputes the hours around them (the
+// hour before too: a poll's interval starts there) from the raw samples,
+// and then the days those hours fall in from the hourly rows. It is
+// idempotent, catches up after any outage one day at a time, and a late
+// poll re-queues its hour, so its bucket is corrected at the next refresh.
+//
+// Entries a writer holds are skipped and stay queued; several refreshers
+// may run at once without taking the same entries.
+func (s *Store) RefreshRollups(ctx context.Context) (RollupResult, error) {
+	var res RollupResult
+	for {
+		n, prows, grows, err := s.refreshBatch(ctx)
+		if err != nil {
+			return res, fmt.Errorf("refresh rollups: %w", err)
+		}
+		res.Hours += n
+		res.PartitionRows += prows
+		res.GroupRows += grows
+		if n == 0 {
+			break
+		}
+	}
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM lagtrail.rollup_queue`).Scan(&res.Pending); err != nil {
+		return res, fmt.Errorf("refresh rollups: count queue: %w", err)
+	}
+	if res.Hours > 0 {
+		s.logger.Info("refreshed rollups", slog.Int("hours", res.Hours),
+			slog.Int64("partition_rows", res.PartitionRows), slog.Int64("group_rows", res.GroupRows),
+			slog.Int64("pending", res.Pending))
+	}
+	return res, nil
+}
+
+// queued is a rollup_queue entry.
+type queued struct {
+	GroupKey int32     `db:"group_key"`
+	Hour     time.Time `db:"hour"`
+}
+
+// refreshBatch takes up to refreshBatch queued entries within refreshSpan
+// of the oldest and recomputes them in one transaction.
+func (s *Store) refreshBatch(ctx context.Context) (int, int64, int64, error) {
+	var n int
+	var prows, grows int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+DELETE FROM lagtrail.rollup_queue q
+USING (
+  SELECT group_key, hour FROM lagtrail.rollup_queue
+  WHERE hour < (SELECT min(hour) FROM lagtrail.rollup_queue) + $1::interval
+  ORDER BY hour, group_key
+  LIMIT $2
+  FOR UPDATE SKIP LOCKED
+) t
+WHERE q.group_key = t.group_key AND q.hour = t.hour
+RETURNING q.group_key, q.hour`, refreshSpan, refreshBatch)
+		if err != nil {
+			return fmt.Errorf("take queue: %w", err)
+		}
+		taken, err := pgx.CollectRows(rows, pgx.RowToStructByName[queued])
+		if err != nil {
+			return fmt.Errorf("take queue: %w", err)
+		}
+		n = len(taken)
+		if n == 0 {
+			return nil
+		}
+		var groups []int32
+		first, last := taken[0].Hour, taken[0].Hour
+		for _, q := range taken {
+			groups = append(groups, q.GroupKey)
+			first = minTime(first, q.Hour)
+			last = maxTime(last, q.Hour)
+		}
+		slices.Sort(groups)
+		groups = slices.Compact(groups)
+		// The hour before each queued one: the first poll of an hour
+		// closes an interval that started in it.
+		from, to := first.UTC().Add(-Hour), last.UTC().Add(Hour)
+		edges := make([]time.Time, 0, int(to.Sub(from)/Hour)+1)
+		for t := from; !t.After(to); t = t.Add(Hour) {
+			edges = append(edges, t)
+		}
+		args := []any{pgx.QueryExecModeExec, groups, from.Add(-EdgeSlack), to.Add(EdgeSlack), nil, nil,
+			float64(DefaultGapFactor), float64(DefaultResetFactor), edges}
+		var p, g int64
+		if err := tx.QueryRow(ctx, rollupHourlySQL, args...).Scan(&p, &g); err != nil {
+			return fmt.Errorf("hourly rollups: %w", err)
+		}
+		prows, grows = prows+p, grows+g
+		dayFrom, dayTo := from.Truncate(Day), to.Add(-time.Nanosecond).Truncate(Day).Add(Day)
+		if err := tx.QueryRow(ctx, rollupDailySQL, pgx.QueryExecModeExec, groups, dayFrom, dayTo).Scan(&p, &g); err != nil {
+			return fmt.Errorf("daily rollups: %w", err)
+		}
+		prows, grows = prows+p, grows+g
+		return nil
+	})
+	return n, prows, grows, err
+}
+
+// RollupTier returns the tier that can answer a query with these edges
+// exactly: Day when every edge is a UTC midnight, Hour when every edge is
+// on the hour, 0 otherwise.
+func RollupTier(edges []time.Time) time.Duration {
+	tier := Day
+	for _, e := range edges {
+		e = e.UTC()
+		if !e.Truncate(Hour).Equal(e) {
+			return 0
+		}
+		if !e.Truncate(Day).Equal(e) {
+			tier = Hour
+		}
+	}
+	return tier
+}
+
+// RollupBuckets answers Buckets from the rollups: the daily tier when
+// every edge is a UTC midnight, the hourly tier when every edge is on the
+// hour. For the same buckets it returns what Buckets returns for polls
+// already rolled up: message counts and rates exactly, and the lag at the
+// last poll, its peak and the poll count. It does not compute the slope,
+// the time lag or the events (nil and empty), nor clamped counts (0).
+//
+// It returns an error wrapping ErrNotRollupAligned for edges off the hour,
+// LevelTopic, or a topic or partition filter at LevelGroup.
+func (s *Store) RollupBuckets(ctx context.Context, q AggregateQuery) ([]BucketAggregate, error) {
+	if err := q.validate(); err != nil {
+		return nil, fmt.Errorf("rollup buckets: %w", err)
+	}
+	tier := RollupTier(q.Edges)
+	switch {
+	case tier == 0:
+		return nil, fmt.Errorf("rollup buckets: %w: edges are not on the hour", ErrNotRollupAligned)
+	case q.By == LevelTopic:
+		return nil, fmt.Errorf("rollup buckets: %w: rollups keep no lag per topic", ErrNotRollupAligned)
+	case q.By == LevelGroup && (q.Topic != "" || q.Partition != nil):
+		return nil, fmt.Errorf("rollup buckets: %w: rollups keep no group lag for part of a group", ErrNotRollupAligned)
+	}
+	keys, err := s.groupKeys(ctx, q.Groups)
+	if err != nil || len(keys) == 0 {
+		return nil, wrapRead("rollup buckets", err)
+	}
+	part, group := "lagtrail.partition_hourly", "lagtrail.group_hourly"
+	if tier == Day {
+		part, group = "lagtrail.partition_daily", "lagtrail.group_daily"
+	}
+	var topic, partition any
+	if q.Topic != "" {
+		topic = q.Topic
+	}
+	if q.Partition != nil {
+		partition = *q.Partition
+	}
+	edges := make([]time.Time, len(q.Edges))
+	for i, e := range q.Edges {
+		edges[i] = e.UTC()
+	}
+	rows, err := collectAnalytic[bucketRow](ctx, s, rollupBucketsSQL(q.By, part, group), []any{keys, edges, topic, partition})
+	if err != nil {
+		return nil, fmt.Errorf("rollup buckets: %w", err)
+	}
+	out := make([]BucketAggregate, len(rows))
+	for i, r := range rows {
+		out[i] = r.aggregate()
+	}
+	return out, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,243 @@
+package store
+
+import "strings"
+
+// rollupHourlySQL recomputes the hourly rollups of the groups $1 for the
+// hours that $8's edges delimit, from the raw samples, and upserts them.
+// It runs seriesCTE and spreadCTE, the SQL of Buckets, so that an hourly
+// rollup holds exactly what Buckets computes for that hour:
+//
+//	st  sample statistics per partition and hour;
+//	ph  partition_hourly rows: st and pb joined;
+//	ls  the group's lag at each poll; gl its statistics per hour;
+//	gr  the group's counts and rates per hour (sums over pb, as rb sums);
+//	gh  group_hourly rows.
+var rollupHourlySQL = seriesCTE + `,
+` + spreadCTE + `
+st AS (
+  SELECT s.g, s.tp, s.p, width_bucket(s.t, e.edges) AS bucket,
+         count(*) AS samples, min(s.t) AS first_at, max(s.t) AS last_at,
+         (array_agg(s.b ORDER BY s.t))[1] AS first_b, (array_agg(s.c ORDER BY s.t))[1] AS first_c,
+         (array_agg(s.b ORDER BY s.t DESC))[1] AS last_b, (array_agg(s.c ORDER BY s.t DESC))[1] AS last_c,
+         min(greatest(s.b - s.c, 0)) AS lag_min, max(greatest(s.b - s.c, 0)) AS lag_max,
+         sum(greatest(s.b - s.c, 0)) AS lag_sum,
+         max(CASE WHEN s.b <= s.c THEN 0
+                  WHEN s.lt > 0 THEN greatest(floor(extract(epoch FROM s.t) * 1000)::bigint - s.lt, 0) END) AS tl_max
+  FROM s CROSS JOIN e
+  WHERE s.t >= e.edges[1] AND s.t < e.edges[e.n + 1]
+  GROUP BY 1, 2, 3, 4
+),
+pkeys AS (
+  SELECT g, tp, p, bucket FROM st UNION SELECT g, tp, p, bucket FROM pb
+),
+ph AS (
+  INSERT INTO lagtrail.partition_hourly AS x (
+      bucket, group_key, topic_key, partition, samples, first_at, last_at,
+      first_broker_offset, first_consumer_offset, last_broker_offset, last_consumer_offset,
+      lag_min, lag_max, lag_sum, time_lag_max_ms, consumed, consumed_s, produced, produced_s)
+  SELECT e.edges[pk.bucket], pk.g, pk.tp, pk.p, coalesce(st.samples, 0), st.first_at, st.last_at,
+         st.first_b, st.first_c, st.last_b, st.last_c,
+         st.lag_min, st.lag_max, st.lag_sum, st.tl_max, pb.consumed, pb.c_cov, pb.produced, pb.p_cov
+  FROM pkeys pk CROSS JOIN e
+  LEFT JOIN st ON (st.g, st.tp, st.p, st.bucket) = (pk.g, pk.tp, pk.p, pk.bucket)
+  LEFT JOIN pb ON (pb.g, pb.tp, pb.p, pb.bucket) = (pk.g, pk.tp, pk.p, pk.bucket)
+  ORDER BY pk.g, pk.bucket, pk.tp, pk.p
+  ON CONFLICT (group_key, bucket, topic_key, partition) DO UPDATE SET
+      samples = excluded.samples, first_at = excluded.first_at, last_at = excluded.last_at,
+      first_broker_offset = excluded.first_broker_offset, first_consumer_offset = excluded.first_consumer_offset,
+      last_broker_offset = excluded.last_broker_offset, last_consumer_offset = excluded.last_consumer_offset,
+      lag_min = excluded.lag_min, lag_max = excluded.lag_max, lag_sum = excluded.lag_sum,
+      time_lag_max_ms = excluded.time_lag_max_ms, consumed = excluded.consumed, consumed_s = excluded.consumed_s,
+      produced = excluded.produced, produced_s = excluded.produced_s
+  RETURNING 1
+),
+ls AS (
+  SELECT s.g, s.t, width_bucket(s.t, e.edges) AS bucket, sum(greatest(s.b - s.c, 0))::bigint AS lag
+  FROM s CROSS JOIN e
+  WHERE s.t >= e.edges[1] AND s.t < e.edges[e.n + 1]
+  GROUP BY 1, 2, 3
+),
+gl AS (
+  SELECT ls.g, ls.bucket, count(*) AS polls, min(ls.t) AS first_at, max(ls.t) AS last_at,
+         (array_agg(ls.lag ORDER BY ls.t))[1] AS lag_first, (array_agg(ls.lag ORDER BY ls.t DESC))[1] AS lag_last,
+         min(ls.lag) AS lag_min, max(ls.lag) AS lag_max, sum(ls.lag) AS lag_sum
+  FROM ls GROUP BY 1, 2
+),
+gt AS (
+  SELECT st.g, st.bucket, max(st.tl_max) AS tl_max FROM st GROUP BY 1, 2
+),
+gr AS (
+  SELECT pb.g, pb.bucket,
+         sum(pb.consumed) AS consumed, max(pb.c_cov) AS c_cov, sum(pb.consumed / nullif(pb.c_cov, 0)) AS c_rate,
+         sum(pb.produced) AS produced, max(pb.p_cov) AS p_cov, sum(pb.produced / nullif(pb.p_cov, 0)) AS p_rate
+  FROM pb GROUP BY 1, 2
+),
+gkeys AS (
+  SELECT g, bucket FROM gl UNION SELECT g, bucket FROM gr
+),
+gh AS (
+  INSERT INTO lagtrail.group_hourly AS x (
+      bucket, group_key, polls, first_at, last_at, lag_first, lag_last, lag_min, lag_max, lag_sum,
+      time_lag_max_ms, consumed, consumed_s, consume_rate, produced, produced_s, produce_rate)
+  SELECT e.edges[gk.bucket], gk.g, coalesce(gl.polls, 0), gl.first_at, gl.last_at, gl.lag_first, gl.lag_last,
+         gl.lag_min, gl.lag_max, gl.lag_sum, gt.tl_max,
+         gr.consumed, gr.c_cov, gr.c_rate, gr.produced, gr.p_cov, gr.p_rate
+  FROM gkeys gk CROSS JOIN e
+  LEFT JOIN gl ON (gl.g, gl.bucket) = (gk.g, gk.bucket)
+  LEFT JOIN gt ON (gt.g, gt.bucket) = (gk.g, gk.bucket)
+  LEFT JOIN gr ON (gr.g, gr.bucket) = (gk.g, gk.bucket)
+  ORDER BY gk.g, gk.bucket
+  ON CONFLICT (group_key, bucket) DO UPDATE SET
+      polls = excluded.polls, first_at = excluded.first_at, last_at = excluded.last_at,
+      lag_first = excluded.lag_first, lag_last = excluded.lag_last, lag_min = excluded.lag_min,
+      lag_max = excluded.lag_max, lag_sum = excluded.lag_sum, time_lag_max_ms = excluded.time_lag_max_ms,
+      consumed = excluded.consumed, consumed_s = excluded.consumed_s, consume_rate = excluded.consume_rate,
+      produced = excluded.produced, produced_s = excluded.produced_s, produce_rate = excluded.produce_rate
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM ph) AS partition_rows, (SELECT count(*) FROM gh) AS group_rows`
+
+// rollupDailySQL recomputes the daily rollups of the groups $1 for the UTC
+// days in [$2, $3) by adding up their hourly rollups: counts and sums
+// exactly, first values from the first hour with samples, last values from
+// the last. Group rates are summed over the partitions' daily rates, as
+// Buckets sums them over a day bucket.
+const rollupDailySQL = `
+WITH pd AS (
+  INSERT INTO lagtrail.partition_daily AS x (
+      bucket, group_key, topic_key, partition, samples, first_at, last_at,
+      first_broker_offset, first_consumer_offset, last_broker_offset, last_consumer_offset,
+      lag_min, lag_max, lag_sum, time_lag_max_ms, consumed, consumed_s, produced, produced_s)
+  SELECT date_trunc('day', h.bucket, 'UTC'), h.group_key, h.topic_key, h.partition, sum(h.samples),
+         min(h.first_at), max(h.last_at),
+         (array_agg(h.first_broker_offset ORDER BY h.bucket) FILTER (WHERE h.samples > 0))[1],
+         (array_agg(h.first_consumer_offset ORDER BY h.bucket) FILTER (WHERE h.samples > 0))[1],
+         (array_agg(h.last_broker_offset ORDER BY h.bucket DESC) FILTER (WHERE h.samples > 0))[1],
+         (array_agg(h.last_consumer_offset ORDER BY h.bucket DESC) FILTER (WHERE h.samples > 0))[1],
+         min(h.lag_min), max(h.lag_max), sum(h.lag_sum), max(h.time_lag_max_ms),
+         sum(h.consumed), sum(h.consumed_s), sum(h.produced), sum(h.produced_s)
+  FROM lagtrail.partition_hourly h
+  WHERE h.group_key = ANY($1::int[]) AND h.bucket >= $2::timestamptz AND h.bucket < $3::timestamptz
+  GROUP BY 1, 2, 3, 4
+  ORDER BY 2, 1, 3, 4
+  ON CONFLICT (group_key, bucket, topic_key, partition) DO UPDATE SET
+      samples = excluded.samples, first_at = excluded.first_at, last_at = excluded.last_at,
+      first_broker_offset = excluded.first_broker_offset, first_consumer_offset = excluded.first_consumer_offset,
+      last_broker_offset = excluded.last_broker_offset, last_consumer_offset = excluded.last_consumer_offset,
+      lag_min = excluded.lag_min, lag_max = excluded.lag_max, lag_sum = excluded.lag_sum,
+      time_lag_max_ms = excluded.time_lag_max_ms, consumed = excluded.consumed, consumed_s = excluded.consumed_s,
+      produced = excluded.produced, produced_s = excluded.produced_s
+  RETURNING x.bucket, x.group_key, x.consumed, x.consumed_s, x.produced, x.produced_s
+),
+gr AS (
+  SELECT pd.bucket, pd.group_key,
+         sum(pd.consumed) AS consumed, max(pd.consumed_s) AS c_cov, sum(pd.consumed / nullif(pd.consumed_s, 0)) AS c_rate,
+         sum(pd.produced) AS produced, max(pd.produced_s) AS p_cov, sum(pd.produced / nullif(pd.produced_s, 0)) AS p_rate
+  FROM pd GROUP BY 1, 2
+),
+gl AS (
+  SELECT date_trunc('day', h.bucket, 'UTC') AS bucket, h.group_key, sum(h.polls) AS polls,
+         min(h.first_at) AS first_at, max(h.last_at) AS last_at,
+         (array_agg(h.lag_first ORDER BY h.bucket) FILTER (WHERE h.polls > 0))[1] AS lag_first,
+         (array_agg(h.lag_last ORDER BY h.bucket DESC) FILTER (WHERE h.polls > 0))[1] AS lag_last,
+         min(h.lag_min) AS lag_min, max(h.lag_max) AS lag_max, sum(h.lag_sum) AS lag_sum,
+         max(h.time_lag_max_ms) AS tl_max
+  FROM lagtrail.group_hourly h
+  WHERE h.group_key = ANY($1::int[]) AND h.bucket >= $2::timestamptz AND h.bucket < $3::timestamptz
+  GROUP BY 1, 2
+),
+gd AS (
+  INSERT INTO lagtrail.group_daily AS x (
+      bucket, group_key, polls, first_at, last_at, lag_first, lag_last, lag_min, lag_max, lag_sum,
+      time_lag_max_ms, consumed, consumed_s, consume_rate, produced, produced_s, produce_rate)
+  SELECT coalesce(gl.bucket, gr.bucket), coalesce(gl.group_key, gr.group_key), coalesce(gl.polls, 0),
+         gl.first_at, gl.last_at, gl.lag_first, gl.lag_last, gl.lag_min, gl.lag_max, gl.lag_sum, gl.tl_max,
+         gr.consumed, gr.c_cov, gr.c_rate, gr.produced, gr.p_cov, gr.p_rate
+  FROM gl FULL JOIN gr ON (gr.bucket, gr.group_key) = (gl.bucket, gl.group_key)
+  ORDER BY 2, 1
+  ON CONFLICT (group_key, bucket) DO UPDATE SET
+      polls = excluded.polls, first_at = excluded.first_at, last_at = excluded.last_at,
+      lag_first = excluded.lag_first, lag_last = excluded.lag_last, lag_min = excluded.lag_min,
+      lag_max = excluded.lag_max, lag_sum = excluded.lag_sum, time_lag_max_ms = excluded.time_lag_max_ms,
+      consumed = excluded.consumed, consumed_s = excluded.consumed_s, consume_rate = excluded.consume_rate,
+      produced = excluded.produced, produced_s = excluded.produced_s, produce_rate = excluded.produce_rate
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM pd) AS partition_rows, (SELECT count(*) FROM gd) AS group_rows`
+
+// rollupBucketsSQL answers Buckets from a rollup tier: {{part}} and
+// {{group}} are the partition and group tables of the tier, $1 the group
+// keys, $2 the edges (aligned to the tier's buckets), $3 a topic name or
+// NULL, $4 a partition or NULL. It returns the columns of bucketsSQL; the
+// slope, the time lag and the events, which the rollups do not keep, are
+// NULL or empty. At LevelGroup the lag comes from the group table, at
+// LevelPartition from the partition table.
+func rollupBucketsSQL(l Level, part, group string) string {
+	q := `
+WITH e AS (
+  SELECT $2::timestamptz[] AS edges, cardinality($2::timestamptz[]) - 1 AS n
+),
+ph AS (
+  SELECT h.*, width_bucket(h.bucket, e.edges) AS b
+  FROM {{part}} h CROSS JOIN e
+  WHERE h.group_key = ANY($1::int[]) AND h.bucket >= e.edges[1] AND h.bucket < e.edges[e.n + 1]
+    AND ($3::text IS NULL OR h.topic_key = (SELECT tk.topic_key FROM lagtrail.topics tk WHERE tk.name = $3::text))
+    AND ($4::int IS NULL OR h.partition = $4::int)
+),
+pb AS (
+  SELECT ph.group_key AS g, ph.topic_key AS tp, ph.partition AS p, ph.b AS bucket,
+         sum(ph.consumed) AS consumed, sum(ph.consumed_s) AS c_cov,
+         sum(ph.produced) AS produced, sum(ph.produced_s) AS p_cov,
+         sum(ph.samples) AS samples,
+         (array_agg(greatest(ph.last_broker_offset - ph.last_consumer_offset, 0) ORDER BY ph.bucket DESC) FILTER (WHERE ph.samples > 0))[1] AS lag,
+         max(ph.lag_max) AS lag_max, max(ph.last_at) AS lag_at,
+         sum(ph.lag_sum) AS lag_sum
+  FROM ph GROUP BY 1, 2, 3, 4
+),
+rb AS (
+  SELECT {{keys pb}}, pb.bucket,
+         sum(pb.consumed)::float8 AS consumed, sum(pb.consumed / nullif(pb.c_cov, 0))::float8 AS c_rate, coalesce(max(pb.c_cov), 0)::float8 AS c_cov,
+         sum(pb.produced)::float8 AS produced, sum(pb.produced / nullif(pb.p_cov, 0))::float8 AS p_rate, coalesce(max(pb.p_cov), 0)::float8 AS p_cov,
+         sum(pb.samples)::int AS polls, sum(pb.lag)::bigint AS lag, max(pb.lag_max)::bigint AS lag_max, max(pb.lag_at) AS lag_at
+  FROM pb GROUP BY 1, 2, 3, 4
+),
+gb AS (
+  SELECT h.group_key AS g, width_bucket(h.bucket, e.edges) AS bucket, sum(h.polls)::int AS polls,
+         (array_agg(h.lag_last ORDER BY h.bucket DESC) FILTER (WHERE h.polls > 0))[1] AS lag,
+         max(h.lag_max) AS lag_max, max(h.last_at) AS lag_at
+  FROM {{group}} h CROSS JOIN e
+  WHERE h.group_key = ANY($1::int[]) AND h.bucket >= e.edges[1] AND h.bucket < e.edges[e.n + 1]
+  GROUP BY 1, 2
+),
+kb AS (
+  SELECT rb.g, rb.tp, rb.pk, rb.bucket FROM rb
+  {{groupkeys}}
+)
+SELECT r.name AS region, i.instance_id, cg.name AS consumer_group,
+       coalesce(tn.name, '') AS topic, kb.pk AS partition, kb.bucket - 1 AS bucket,
+       {{lag}},
+       0::bigint AS clamped, NULL::float8 AS slope, NULL::float8 AS intercept,
+       rb.consumed, rb.c_rate, coalesce(rb.c_cov, 0) AS c_cov,
+       rb.produced, rb.p_rate, coalesce(rb.p_cov, 0) AS p_cov,
+       NULL::float8 AS tl, 0 AS tl_kind, '{}'::text[] AS events
+FROM kb
+JOIN lagtrail.consumer_groups cg ON cg.group_key = kb.g
+JOIN lagtrail.instances i ON i.instance_key = cg.instance_key
+JOIN lagtrail.regions r ON r.region_key = i.region_key
+LEFT JOIN lagtrail.topics tn ON tn.topic_key = kb.tp
+LEFT JOIN rb ON (rb.g, rb.tp, rb.pk, rb.bucket) = (kb.g, kb.tp, kb.pk, kb.bucket)
+{{groupjoin}}
+ORDER BY r.name, i.instance_id, cg.name, topic, kb.pk, kb.bucket`
+	r := strings.NewReplacer("{{part}}", part, "{{group}}", group)
+	if l == LevelGroup {
+		r = strings.NewReplacer("{{part}}", part, "{{group}}", group,
+			"{{groupkeys}}", "UNION SELECT gb.g, -1, -1, gb.bucket FROM gb",
+			"{{groupjoin}}", "LEFT JOIN gb ON (gb.g, gb.bucket) = (kb.g, kb.bucket)",
+			"{{lag}}", "coalesce(gb.polls, 0) AS polls, gb.lag, gb.lag_max, gb.lag_at")
+	} else {
+		r = strings.NewReplacer("{{part}}", part, "{{group}}", group,
+			"{{groupkeys}}", "", "{{groupjoin}}", "",
+			"{{lag}}", "coalesce(rb.polls, 0) AS polls, rb.lag, rb.lag_max, rb.lag_at")
+	}
+	return expandKeys(r.Replace(q), l)
+}
