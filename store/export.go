@@ -48,7 +48,28 @@ var exportViews = map[string]exportView{
 		order: []string{"consumer_group", "region", "instance_id", "generation"},
 		group: true, region: true, instance: true,
 	},
+	"group_lag_hourly":        groupRollupView,
+	"group_lag_daily":         groupRollupView,
+	"group_rates_hourly":      groupRollupView,
+	"group_rates_daily":       groupRollupView,
+	"partition_rates_hourly":  partitionRollupView,
+	"partition_lag_hourly":    partitionRollupView,
+	"partition_daily_summary": partitionRollupView,
 }
+
+// The rollup views: one row per group, or per partition, and bucket.
+var (
+	groupRollupView = exportView{
+		time:  "bucket",
+		order: []string{"consumer_group", "region", "instance_id"},
+		group: true, region: true, instance: true,
+	}
+	partitionRollupView = exportView{
+		time:  "bucket",
+		order: []string{"consumer_group", "topic", "partition", "region", "instance_id"},
+		group: true, region: true, instance: true,
+	}
+)
 
 // ExportViews returns the names of the views Export can read, sorted.
 func ExportViews() []string {

@@ -245,7 +245,7 @@ func TestExportRejects(t *testing.T) {
 		message string
 	}{
 		{"unknown view", store.ExportRequest{View: "topic_samples", From: t0, To: t0.Add(time.Hour)},
-			store.ErrUnknownView, "partition_offsets, polls, rebalances"},
+			store.ErrUnknownView, "partition_offsets, partition_rates_hourly, polls, rebalances"},
 		{"empty view", store.ExportRequest{From: t0, To: t0.Add(time.Hour)}, store.ErrUnknownView, "polls"},
 		{"from equals to", store.ExportRequest{View: "polls", From: t0, To: t0}, store.ErrInvalidRange, "not before"},
 		{"from after to", store.ExportRequest{View: "polls", From: t0.Add(time.Hour), To: t0}, store.ErrInvalidRange, "not before"},
@@ -260,7 +260,8 @@ func TestExportRejects(t *testing.T) {
 			}
 		})
 	}
-	if got := store.ExportViews(); !slices.Equal(got, []string{"partition_offsets", "polls", "rebalances"}) {
+	if got := store.ExportViews(); !slices.Equal(got, []string{"group_lag_daily", "group_lag_hourly", "group_rates_daily", "group_rates_hourly",
+		"partition_daily_summary", "partition_lag_hourly", "partition_offsets", "partition_rates_hourly", "polls", "rebalances"}) {
 		t.Errorf("ExportViews() = %v", got)
 	}
 	for view, want := range map[string]string{"partition_offsets": "sampled_at", "polls": "sampled_at", "rebalances": "first_seen_at"} {
@@ -452,5 +453,34 @@ func TestExportFormatValues(t *testing.T) {
 		if !reflect.DeepEqual(obj, want) {
 			t.Errorf("jsonl of %q = %#v, want %#v", s, obj, want)
 		}
+	}
+}
+
+// TestExportEveryView exports every registered view after the rollups are
+// refreshed: each must exist with the registered columns and hold the
+// fixture's rows, filtered by group.
+func TestExportEveryView(t *testing.T) {
+	t.Parallel()
+	f := newReadFixture(t)
+	if _, err := f.store.RefreshRollups(t.Context()); err != nil {
+		t.Fatalf("RefreshRollups: %v", err)
+	}
+	for _, view := range store.ExportViews() {
+		t.Run(view, func(t *testing.T) {
+			t.Parallel()
+			rec := exportAll(t, f.store, store.ExportRequest{View: view, From: day0.AddDate(0, 0, -1), To: day0.AddDate(0, 0, 2), Groups: []string{"billing"}})
+			if len(rec.rows) == 0 && view != "rebalances" {
+				t.Fatalf("%s: no rows exported", view)
+			}
+			col := slices.Index(rec.cols, "consumer_group")
+			if col < 0 {
+				t.Fatalf("%s: no consumer_group column in %v", view, rec.cols)
+			}
+			for _, r := range rec.rows {
+				if r[col] != "billing" {
+					t.Errorf("%s: row of group %v, want only billing", view, r[col])
+				}
+			}
+		})
 	}
 }

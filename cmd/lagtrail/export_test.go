@@ -29,7 +29,7 @@ func TestExportBadFlags(t *testing.T) {
 		want string
 	}{
 		{"missing view", []string{}, "--view is required"},
-		{"unknown view", []string{"--view", "topic_samples"}, "unknown view \"topic_samples\": want one of partition_offsets, polls, rebalances"},
+		{"unknown view", []string{"--view", "topic_samples"}, "unknown view \"topic_samples\": want one of group_lag_daily, group_lag_hourly"},
 		{"unknown format", []string{"--view", "polls", "--format", "json"}, "--format must be csv or jsonl"},
 		{"bad from", []string{"--view", "polls", "--from", "yesterday"}, "--from"},
 		{"bad to", []string{"--view", "polls", "--to", "2025-13-01"}, "--to"},
