@@ -34,6 +34,7 @@ type Source interface {
 	FindGroups(ctx context.Context, name, region, instance string) ([]store.GroupRef, error)
 	TopicExists(ctx context.Context, name string) (bool, error)
 	Buckets(ctx context.Context, q store.AggregateQuery) ([]store.BucketAggregate, error)
+	RollupBuckets(ctx context.Context, q store.AggregateQuery) ([]store.BucketAggregate, error)
 	Events(ctx context.Context, q store.AggregateQuery) ([]store.Event, error)
 	PartitionStates(ctx context.Context, q store.AggregateQuery) ([]store.PartitionState, error)
 }

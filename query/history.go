@@ -18,6 +18,42 @@ type Range struct {
 	Step time.Duration
 	// By is the level of detail of the rows.
 	By store.Level
+	// Tier picks where the buckets are computed; TierAuto by default.
+	Tier Tier
+}
+
+// Tier is where History computes its buckets.
+type Tier string
+
+// The tiers.
+const (
+	// TierAuto reads the rollups when they can answer exactly and the
+	// range is long (RollupMinRange), and the raw tier otherwise.
+	TierAuto Tier = ""
+	// TierRaw computes every bucket from the raw samples.
+	TierRaw Tier = "raw"
+	// TierRollup reads the hourly or daily rollups; a request they cannot
+	// answer is an error.
+	TierRollup Tier = "rollup"
+)
+
+// RollupMinRange is the shortest range TierAuto reads from the rollups.
+const RollupMinRange = 24 * time.Hour
+
+// rollupProblem says why the rollups cannot answer a history of these
+// edges, or returns "" when they can: steps of whole hours on the hour
+// (whole UTC days read the daily tier), at the group or partition level,
+// the group level for whole groups only.
+func rollupProblem(r Range, edges []time.Time, step time.Duration) string {
+	switch {
+	case step%time.Hour != 0 || store.RollupTier(edges) == 0:
+		return "the step must be whole hours and the range start on the hour"
+	case r.By == store.LevelTopic:
+		return "rollups keep no lag per topic; use --by group or --by partition"
+	case r.By == store.LevelGroup && (r.Topic != "" || r.Partition != nil):
+		return "rollups keep the lag of whole groups only; use --by partition for a topic or partition"
+	}
+	return ""
 }
 
 // edges validates r and returns its bucket edges and step.
@@ -83,8 +119,12 @@ type History struct {
 	By     store.Level
 	// Rows are ordered by key, then time.
 	Rows []Row
-	// Events are the breaks in the range, in time order.
+	// Events are the breaks in the range, in time order. The rollups keep
+	// none: read from them, a History has no events (Engine.Events lists
+	// those of the raw tier).
 	Events []store.Event
+	// Tier is where the buckets were computed: TierRaw or TierRollup.
+	Tier Tier
 }
 
 // History aggregates the selected partitions over r's buckets: lag, time
@@ -98,19 +138,41 @@ func (e *Engine) History(ctx context.Context, r Range) (*History, error) {
 	if err != nil {
 		return nil, err
 	}
+	tier := TierRaw
+	problem := rollupProblem(r, edges, step)
+	switch r.Tier {
+	case TierAuto:
+		if problem == "" && edges[len(edges)-1].Sub(edges[0]) >= RollupMinRange {
+			tier = TierRollup
+		}
+	case TierRollup:
+		if problem != "" {
+			return nil, fmt.Errorf("%w: cannot read the rollups: %s", ErrInvalidRequest, problem)
+		}
+		tier = TierRollup
+	case TierRaw:
+	default:
+		return nil, fmt.Errorf("%w: unknown tier %q: want raw or rollup", ErrInvalidRequest, r.Tier)
+	}
 	q := e.aggregate(groups, r.Selection, r.By, edges)
+	h := &History{Groups: groups, From: edges[0], To: edges[len(edges)-1], Step: step, By: r.By, Tier: tier}
+	if tier == TierRollup {
+		aggs, err := e.src.RollupBuckets(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("history: %w", err)
+		}
+		h.Rows = fillRows(aggs, edges)
+		return h, nil
+	}
 	aggs, err := e.src.Buckets(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	events, err := e.src.Events(ctx, q)
-	if err != nil {
+	if h.Events, err = e.src.Events(ctx, q); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	return &History{
-		Groups: groups, From: edges[0], To: edges[len(edges)-1], Step: step, By: r.By,
-		Rows: fillRows(aggs, edges), Events: events,
-	}, nil
+	h.Rows = fillRows(aggs, edges)
+	return h, nil
 }
 
 // fillRows turns aggregates (ordered by key, then bucket) into rows with

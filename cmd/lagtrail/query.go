@@ -21,6 +21,7 @@ type queryFlags struct {
 	step                     time.Duration
 	window, horizon          time.Duration
 	at                       string
+	tier                     string
 	hasRange, hasStep, hasBy bool
 	// check, when set, validates the command's own flags against now. It
 	// runs with the shared checks, before the store is opened, so that a
@@ -250,6 +251,6 @@ func eventsCell(ev []string) any {
 func rangeMeta(cmd string, h *query.History) map[string]any {
 	return map[string]any{
 		"query": cmd, "from": h.From, "to": h.To,
-		"step_seconds": h.Step.Seconds(), "by": h.By.String(),
+		"step_seconds": h.Step.Seconds(), "by": h.By.String(), "tier": string(h.Tier),
 	}
 }

@@ -18,7 +18,11 @@ func historyCmd(g *globals, cmd *cobra.Command, render func(*query.History) *tab
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		return runQuery(cmd, g, f, func(ctx context.Context, e *query.Engine, p parsed, _ time.Time) (*table, error) {
-			h, err := e.History(ctx, query.Range{Selection: p.sel, From: p.from, To: p.to, Step: f.step, By: p.by})
+			tier := query.Tier(f.tier)
+			if tier == "auto" {
+				tier = query.TierAuto
+			}
+			h, err := e.History(ctx, query.Range{Selection: p.sel, From: p.from, To: p.to, Step: f.step, By: p.by, Tier: tier})
 			if err != nil {
 				return nil, err
 			}
@@ -26,6 +30,14 @@ func historyCmd(g *globals, cmd *cobra.Command, render func(*query.History) *tab
 		})
 	}
 	f.register(cmd, true, true, true)
+	cmd.Flags().StringVar(&f.tier, "tier", "auto", "where buckets are computed: auto (rollups for hour-aligned steps over 24h or more), raw or rollup")
+	f.check = func(time.Time) error {
+		switch f.tier {
+		case "auto", "raw", "rollup":
+			return nil
+		}
+		return usagef("--tier must be auto, raw or rollup, got %q", f.tier)
+	}
 	return cmd
 }
 
