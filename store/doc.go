@@ -24,8 +24,50 @@
 // each bucket's last poll. They read only the selected groups' rows of the
 // days they cover, and are planned for their parameters on every run.
 //
-// Daily partitions are created ahead of time with [Store.EnsurePartitions];
-// a write that lands on a day without a partition creates it and retries.
+// Rollups ([Store.RefreshRollups], [Store.RollupBuckets]) keep hourly and
+// daily summaries per partition and per group. Every write queues its
+// (group, hour) in the same statement; a refresh recomputes queued hours
+// with the aggregate SQL itself and then their days from the hours. Counts
+// are spread over buckets in numeric, with shares that depend only on the
+// sample pair and the bucket edge, so a day is exactly the sum of its hours
+// and RollupBuckets answers exactly what Buckets answers for the same
+// buckets (TestRollupsAgreeWithRaw).
+//
+// Daily partitions are created ahead of time with [Store.EnsurePartitions]
+// (with the monthly partitions of the hourly rollups); a write that lands
+// on a day without a partition creates it and retries. [Store.Upkeep] also
+// refreshes the rollups and drops expired partitions of each tier, under
+// one leader per database. [Store.Export] streams a view through a
+// server-side cursor.
+//
+// # Raw tier layout
+//
+// One raw_polls row per poll holds the poll's outcome and all its samples.
+// The samples are one integer array of three values per partition (broker
+// offset minus the poll's first broker offset, lag, and the age of the last
+// consumed timestamp in ms), with partitions implied when they are 0..n-1
+// and a wide bigint form for polls whose values do not fit 32 bits. Why:
+//
+//   - a row per partition sample pays a 24-byte tuple header, a 4-byte line
+//     pointer and a primary key entry for 8 to 24 bytes of data: 152 bytes
+//     per sample (FACTS.md);
+//   - a row per (poll, topic) with bigint arrays, plus a poll ledger row,
+//     cost 61 bytes (measured on 1.2M samples of 12-partition polls: 46 for
+//     the samples, 15 for the ledger);
+//   - one row per poll with int32 deltas costs 26-30 bytes, indexes
+//     included: the figures measured by "lagtrail bench storage" follow.
+//
+// PostgreSQL's own compression does not apply: rows stay under the 2 kB
+// TOAST threshold, so values are stored as they are. The arrays are read
+// through the view partition_samples, which detoasts each array once per
+// row; subscripting the column directly re-reads the whole array for every
+// element, which is quadratic for polls of thousands of partitions.
+//
+
+// [Baseline] is not part of lagtrail's schema: it is the one-row-per-sample
+// table `lagtrail bench storage` compares the store with, in its own schema
+// lagtrail_bench, which it creates and drops. [Store.RawTierSize] and
+// [Store.SchemaSize] measure the store for that comparison.
 //
 // The schema itself belongs to package migrations; [Open] only checks that it
 // is in place and returns [ErrNotMigrated] otherwise. All SQL of lagtrail
