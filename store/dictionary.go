@@ -95,6 +95,30 @@ func (d *dictionary) cachedGroup(g GroupRef) (int32, bool) {
 	return k, ok
 }
 
+// cachedKeys returns the keys of every poll's group and every topic when
+// all of them are cached, and false otherwise.
+func (d *dictionary) cachedKeys(polls []*Poll) ([]int32, map[string]int32, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	groups := make([]int32, len(polls))
+	topics := make(map[string]int32)
+	for i, p := range polls {
+		k, ok := d.groups[p.Group]
+		if !ok {
+			return nil, nil, false
+		}
+		groups[i] = k
+		for _, t := range p.Topics {
+			k, ok := d.topics[t.Topic]
+			if !ok {
+				return nil, nil, false
+			}
+			topics[t.Topic] = k
+		}
+	}
+	return groups, topics, true
+}
+
 // getOrCreate returns the key of a dictionary row. It selects first and
 // inserts only when the row is missing, so that known names do not burn
 // identity values (an INSERT … ON CONFLICT DO NOTHING draws one even when it

@@ -100,8 +100,46 @@ func (f *flatInt4) add(v []int32) {
 	f.hi = append(f.hi, int32(len(f.values)))
 }
 
-// writePollsTx runs the write transaction once.
+// writePollsTx runs the write once. When every name is cached and no poll
+// reports rebalances, as in steady recording, the write is one statement
+// and one round trip: no transaction block, no lookup of stored polls
+// (which only keeps a rewritten poll from creating dictionary rows).
 func (s *Store) writePollsTx(ctx context.Context, polls []*Poll) (int, error) {
+	if groups, keys, ok := s.dict.cachedKeys(polls); ok && !slices.ContainsFunc(polls, func(p *Poll) bool { return len(p.Rebalances) > 0 }) {
+		rows := make([]keyed, len(polls))
+		for i, p := range polls {
+			rows[i] = keyed{p: p, g: groups[i], at: truncateMicro(p.SampledAt)}
+		}
+		sortKeyed(rows)
+		var b rawPollBatch
+		for _, r := range rows {
+			b.add(r.p, r.g, r.at, keys)
+		}
+		inserted, err := b.insert(ctx, s.pool)
+		if err != nil {
+			return 0, err
+		}
+		if len(inserted) < len(polls) {
+			s.logger.Debug("polls already stored", slog.Int("polls", len(polls)), slog.Int("new", len(inserted)))
+		}
+		return len(inserted), nil
+	}
+	return s.writePollsSlow(ctx, polls)
+}
+
+// sortKeyed orders polls by group key and time, the order rows are locked.
+func sortKeyed(rows []keyed) {
+	slices.SortStableFunc(rows, func(a, b keyed) int {
+		if c := cmp.Compare(a.g, b.g); c != 0 {
+			return c
+		}
+		return a.at.Compare(b.at)
+	})
+}
+
+// writePollsSlow writes polls in a transaction that also resolves and
+// creates dictionary keys and stores rebalances.
+func (s *Store) writePollsSlow(ctx context.Context, polls []*Poll) (int, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
@@ -146,12 +184,7 @@ func (s *Store) writePollsTx(ctx context.Context, polls []*Poll) (int, error) {
 			return 0, err
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b keyed) int {
-		if c := cmp.Compare(a.g, b.g); c != 0 {
-			return c
-		}
-		return a.at.Compare(b.at)
-	})
+	sortKeyed(rows)
 
 	if len(rows) == 0 {
 		if err = tx.Commit(ctx); err != nil {
@@ -184,6 +217,11 @@ func (s *Store) writePollsTx(ctx context.Context, polls []*Poll) (int, error) {
 		s.logger.Debug("polls already stored", slog.Int("polls", len(polls)), slog.Int("new", len(inserted)))
 	}
 	return len(inserted), nil
+}
+
+// querier runs a query: a transaction or the pool.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 // keyed is a poll with its group key and stored sampled_at.
@@ -273,8 +311,8 @@ func (b *rawPollBatch) add(p *Poll, groupKey int32, sampledAt time.Time, keys ma
 // the hours of the successful polls it inserted for RefreshRollups; the
 // upsert locks the queue entry, so a refresh either waits for this
 // transaction or skips the entry and leaves it queued.
-func (b *rawPollBatch) insert(ctx context.Context, tx pgx.Tx) (map[pollKey]bool, error) {
-	rows, err := tx.Query(ctx, `
+func (b *rawPollBatch) insert(ctx context.Context, q querier) (map[pollKey]bool, error) {
+	rows, err := q.Query(ctx, `
 WITH ins AS (
 INSERT INTO lagtrail.raw_polls (
     sampled_at, started_at, total_diff, last_timestamp_ms, broker_base, group_key,
