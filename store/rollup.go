@@ -226,3 +226,51 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// LagGrowth is how much one group's total lag grew over a range.
+type LagGrowth struct {
+	Group GroupRef
+	// From and To are the group's lag at its first and last poll in the
+	// range; Growth is To - From.
+	From, To, Growth int64
+}
+
+// TopLagGrowth returns the limit groups whose total lag grew most over the
+// whole hours of [from, to), largest first, ties by name, from the hourly
+// rollups: the lag at the last poll minus the lag at the first.
+func (s *Store) TopLagGrowth(ctx context.Context, from, to time.Time, limit int) ([]LagGrowth, error) {
+	if limit < 1 || !to.After(from) {
+		return nil, fmt.Errorf("top lag growth: %w: need limit >= 1 and from before to", ErrInvalidRange)
+	}
+	rows, err := collect[lagGrowthRow](ctx, s, `
+WITH g AS (
+  SELECT h.group_key,
+         (array_agg(h.lag_first ORDER BY h.bucket) FILTER (WHERE h.polls > 0))[1] AS lag_from,
+         (array_agg(h.lag_last ORDER BY h.bucket DESC) FILTER (WHERE h.polls > 0))[1] AS lag_to
+  FROM lagtrail.group_hourly h
+  WHERE h.bucket >= $1 AND h.bucket < $2
+  GROUP BY h.group_key
+)
+SELECT n.region, n.instance_id, n.consumer_group, g.lag_from, g.lag_to, g.lag_to - g.lag_from AS growth
+FROM g JOIN lagtrail.group_names n USING (group_key)
+WHERE g.lag_from IS NOT NULL
+ORDER BY growth DESC, n.consumer_group, n.region, n.instance_id
+LIMIT $3`, []any{from.UTC().Truncate(Hour), to.UTC(), limit})
+	if err != nil {
+		return nil, fmt.Errorf("top lag growth: %w", err)
+	}
+	out := make([]LagGrowth, len(rows))
+	for i, r := range rows {
+		out[i] = LagGrowth{Group: GroupRef{Region: r.Region, InstanceID: r.InstanceID, Group: r.ConsumerGroup}, From: r.LagFrom, To: r.LagTo, Growth: r.Growth}
+	}
+	return out, nil
+}
+
+type lagGrowthRow struct {
+	Region        string `db:"region"`
+	InstanceID    string `db:"instance_id"`
+	ConsumerGroup string `db:"consumer_group"`
+	LagFrom       int64  `db:"lag_from"`
+	LagTo         int64  `db:"lag_to"`
+	Growth        int64  `db:"growth"`
+}

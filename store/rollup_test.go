@@ -241,3 +241,58 @@ func TestRollupBucketsRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestTopLagGrowth checks TopLagGrowth against the lag at each group's
+// first and last poll, computed from the raw samples.
+func TestTopLagGrowth(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := t.Context()
+	start := day0.Add(time.Hour)
+	if _, err := s.WritePolls(ctx, rollupHistory(start, 6*60)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RefreshRollups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	from, to := start.Add(time.Hour), start.Add(5*time.Hour)
+	samples, err := s.ReadPartitionOffsets(ctx, store.Range{From: from.Add(-time.Minute), To: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct {
+		g  string
+		at time.Time
+	}
+	lag := map[key]int64{}
+	first, last := map[string]time.Time{}, map[string]time.Time{}
+	for _, smp := range samples {
+		if smp.SampledAt.Before(from) {
+			continue
+		}
+		g := smp.Group.Group
+		lag[key{g, smp.SampledAt}] += smp.Lag
+		if f, ok := first[g]; !ok || smp.SampledAt.Before(f) {
+			first[g] = smp.SampledAt
+		}
+		if l, ok := last[g]; !ok || smp.SampledAt.After(l) {
+			last[g] = smp.SampledAt
+		}
+	}
+	got, err := s.TopLagGrowth(ctx, from, to, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Growth < got[1].Growth {
+		t.Fatalf("TopLagGrowth = %+v, want both groups, largest growth first", got)
+	}
+	for _, g := range got {
+		want := lag[key{g.Group.Group, last[g.Group.Group]}] - lag[key{g.Group.Group, first[g.Group.Group]}]
+		if g.Growth != want || g.Growth != g.To-g.From {
+			t.Errorf("%s grew %d (%d -> %d), want %d from the raw samples", g.Group.Group, g.Growth, g.From, g.To, want)
+		}
+	}
+	if top, err := s.TopLagGrowth(ctx, from, to, 1); err != nil || len(top) != 1 || top[0] != got[0] {
+		t.Errorf("TopLagGrowth limit 1 = %+v, %v", top, err)
+	}
+}
