@@ -108,6 +108,22 @@ func (q AggregateQuery) validate() error {
 	return nil
 }
 
+// filters returns q's topic and partition as query parameters (nil: any)
+// and its edges in UTC.
+func (q AggregateQuery) filters() (topic, partition any, edges []time.Time) {
+	if q.Topic != "" {
+		topic = q.Topic
+	}
+	if q.Partition != nil {
+		partition = *q.Partition
+	}
+	edges = make([]time.Time, len(q.Edges))
+	for i, e := range q.Edges {
+		edges[i] = e.UTC()
+	}
+	return topic, partition, edges
+}
+
 func (q AggregateQuery) gapFactor() float64 {
 	if q.GapFactor > 0 {
 		return q.GapFactor

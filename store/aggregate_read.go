@@ -149,17 +149,7 @@ func (s *Store) aggregateArgs(ctx context.Context, q AggregateQuery) ([]any, boo
 	if len(keys) == 0 {
 		return nil, false, nil
 	}
-	var topic, partition any
-	if q.Topic != "" {
-		topic = q.Topic
-	}
-	if q.Partition != nil {
-		partition = *q.Partition
-	}
-	edges := make([]time.Time, len(q.Edges))
-	for i, e := range q.Edges {
-		edges[i] = e.UTC()
-	}
+	topic, partition, edges := q.filters()
 	// Read past both ends, so that the poll intervals that straddle the
 	// first and last edge are interpolated, not cut off.
 	return []any{keys, edges[0].Add(-max(q.Lookback, EdgeSlack)), edges[len(edges)-1].Add(EdgeSlack), topic, partition,

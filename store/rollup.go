@@ -191,17 +191,7 @@ func (s *Store) RollupBuckets(ctx context.Context, q AggregateQuery) ([]BucketAg
 	if tier == Day {
 		part, group = "lagtrail.partition_daily", "lagtrail.group_daily"
 	}
-	var topic, partition any
-	if q.Topic != "" {
-		topic = q.Topic
-	}
-	if q.Partition != nil {
-		partition = *q.Partition
-	}
-	edges := make([]time.Time, len(q.Edges))
-	for i, e := range q.Edges {
-		edges[i] = e.UTC()
-	}
+	topic, partition, edges := q.filters()
 	rows, err := collectAnalytic[bucketRow](ctx, s, rollupBucketsSQL(q.By, part, group), []any{keys, edges, topic, partition})
 	if err != nil {
 		return nil, fmt.Errorf("rollup buckets: %w", err)
