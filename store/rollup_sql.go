@@ -2,6 +2,25 @@ package store
 
 import "strings"
 
+// partitionRollupSet and groupRollupSet are the ON CONFLICT updates of the
+// partition and group rollup tables, hourly and daily alike: every column
+// but the key takes the recomputed value.
+const (
+	partitionRollupSet = `
+      samples = excluded.samples, first_at = excluded.first_at, last_at = excluded.last_at,
+      first_broker_offset = excluded.first_broker_offset, first_consumer_offset = excluded.first_consumer_offset,
+      last_broker_offset = excluded.last_broker_offset, last_consumer_offset = excluded.last_consumer_offset,
+      lag_min = excluded.lag_min, lag_max = excluded.lag_max, lag_sum = excluded.lag_sum,
+      time_lag_max_ms = excluded.time_lag_max_ms, consumed = excluded.consumed, consumed_s = excluded.consumed_s,
+      produced = excluded.produced, produced_s = excluded.produced_s`
+	groupRollupSet = `
+      polls = excluded.polls, first_at = excluded.first_at, last_at = excluded.last_at,
+      lag_first = excluded.lag_first, lag_last = excluded.lag_last, lag_min = excluded.lag_min,
+      lag_max = excluded.lag_max, lag_sum = excluded.lag_sum, time_lag_max_ms = excluded.time_lag_max_ms,
+      consumed = excluded.consumed, consumed_s = excluded.consumed_s, consume_rate = excluded.consume_rate,
+      produced = excluded.produced, produced_s = excluded.produced_s, produce_rate = excluded.produce_rate`
+)
+
 // rollupHourlySQL recomputes the hourly rollups of the groups $1 for the
 // hours that $8's edges delimit, from the raw samples, and upserts them.
 // It runs seriesCTE and spreadCTE, the SQL of Buckets, so that an hourly
@@ -43,12 +62,7 @@ ph AS (
   LEFT JOIN pb ON (pb.g, pb.tp, pb.p, pb.bucket) = (pk.g, pk.tp, pk.p, pk.bucket)
   ORDER BY pk.g, pk.bucket, pk.tp, pk.p
   ON CONFLICT (group_key, bucket, topic_key, partition) DO UPDATE SET
-      samples = excluded.samples, first_at = excluded.first_at, last_at = excluded.last_at,
-      first_broker_offset = excluded.first_broker_offset, first_consumer_offset = excluded.first_consumer_offset,
-      last_broker_offset = excluded.last_broker_offset, last_consumer_offset = excluded.last_consumer_offset,
-      lag_min = excluded.lag_min, lag_max = excluded.lag_max, lag_sum = excluded.lag_sum,
-      time_lag_max_ms = excluded.time_lag_max_ms, consumed = excluded.consumed, consumed_s = excluded.consumed_s,
-      produced = excluded.produced, produced_s = excluded.produced_s
+` + partitionRollupSet + `
   RETURNING 1
 ),
 ls AS (
@@ -88,11 +102,7 @@ gh AS (
   LEFT JOIN gr ON (gr.g, gr.bucket) = (gk.g, gk.bucket)
   ORDER BY gk.g, gk.bucket
   ON CONFLICT (group_key, bucket) DO UPDATE SET
-      polls = excluded.polls, first_at = excluded.first_at, last_at = excluded.last_at,
-      lag_first = excluded.lag_first, lag_last = excluded.lag_last, lag_min = excluded.lag_min,
-      lag_max = excluded.lag_max, lag_sum = excluded.lag_sum, time_lag_max_ms = excluded.time_lag_max_ms,
-      consumed = excluded.consumed, consumed_s = excluded.consumed_s, consume_rate = excluded.consume_rate,
-      produced = excluded.produced, produced_s = excluded.produced_s, produce_rate = excluded.produce_rate
+` + groupRollupSet + `
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM ph) AS partition_rows, (SELECT count(*) FROM gh) AS group_rows`
@@ -102,7 +112,7 @@ SELECT (SELECT count(*) FROM ph) AS partition_rows, (SELECT count(*) FROM gh) AS
 // exactly, first values from the first hour with samples, last values from
 // the last. Group rates are summed over the partitions' daily rates, as
 // Buckets sums them over a day bucket.
-const rollupDailySQL = `
+var rollupDailySQL = `
 WITH pd AS (
   INSERT INTO lagtrail.partition_daily AS x (
       bucket, group_key, topic_key, partition, samples, first_at, last_at,
@@ -121,12 +131,7 @@ WITH pd AS (
   GROUP BY 1, 2, 3, 4
   ORDER BY 2, 1, 3, 4
   ON CONFLICT (group_key, bucket, topic_key, partition) DO UPDATE SET
-      samples = excluded.samples, first_at = excluded.first_at, last_at = excluded.last_at,
-      first_broker_offset = excluded.first_broker_offset, first_consumer_offset = excluded.first_consumer_offset,
-      last_broker_offset = excluded.last_broker_offset, last_consumer_offset = excluded.last_consumer_offset,
-      lag_min = excluded.lag_min, lag_max = excluded.lag_max, lag_sum = excluded.lag_sum,
-      time_lag_max_ms = excluded.time_lag_max_ms, consumed = excluded.consumed, consumed_s = excluded.consumed_s,
-      produced = excluded.produced, produced_s = excluded.produced_s
+` + partitionRollupSet + `
   RETURNING x.bucket, x.group_key, x.consumed, x.consumed_s, x.produced, x.produced_s
 ),
 gr AS (
@@ -156,11 +161,7 @@ gd AS (
   FROM gl FULL JOIN gr ON (gr.bucket, gr.group_key) = (gl.bucket, gl.group_key)
   ORDER BY 2, 1
   ON CONFLICT (group_key, bucket) DO UPDATE SET
-      polls = excluded.polls, first_at = excluded.first_at, last_at = excluded.last_at,
-      lag_first = excluded.lag_first, lag_last = excluded.lag_last, lag_min = excluded.lag_min,
-      lag_max = excluded.lag_max, lag_sum = excluded.lag_sum, time_lag_max_ms = excluded.time_lag_max_ms,
-      consumed = excluded.consumed, consumed_s = excluded.consumed_s, consume_rate = excluded.consume_rate,
-      produced = excluded.produced, produced_s = excluded.produced_s, produce_rate = excluded.produce_rate
+` + groupRollupSet + `
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM pd) AS partition_rows, (SELECT count(*) FROM gd) AS group_rows`
