@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/lagtrail/lagtrail/ingest"
+	"github.com/lagtrail/lagtrail/internal/strictyaml"
 	"github.com/lagtrail/lagtrail/store"
 )
 
@@ -53,21 +49,8 @@ type targetYAML struct {
 	Groups   []string `yaml:"groups"`
 }
 
-// duration is a time.Duration written as "60s", "5m" in YAML.
-type duration time.Duration
-
-func (d *duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return fmt.Errorf("line %d: want a duration such as 60s", n.Line)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration such as 60s", n.Line, s)
-	}
-	*d = duration(v)
-	return nil
-}
+// duration is a time.Duration written as "60s", "5m" or "7d" in YAML.
+type duration = strictyaml.Duration
 
 // loadConfig reads and strictly decodes a configuration file.
 func loadConfig(path string) (*fileConfig, error) {
@@ -85,30 +68,11 @@ func loadConfig(path string) (*fileConfig, error) {
 	return cfg, nil
 }
 
-var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
-
 // parseConfig decodes YAML, refusing unknown keys and trailing documents.
 func parseConfig(data []byte) (*fileConfig, error) {
 	var cfg fileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("file is empty")
-		}
-		var te *yaml.TypeError
-		if errors.As(err, &te) && len(te.Errors) > 0 {
-			msg := te.Errors[0]
-			if m := unknownField.FindStringSubmatch(msg); m != nil {
-				msg = fmt.Sprintf("line %s: unknown key %q", m[1], m[2])
-			}
-			return nil, errors.New(msg)
-		}
-		return nil, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, errors.New("only one YAML document is allowed")
+	if err := strictyaml.Decode(data, &cfg); err != nil {
+		return nil, err
 	}
 	return &cfg, nil
 }

@@ -95,7 +95,8 @@ type rebalanceItemJ struct {
 	RebalanceSuccess       bool   `json:"RebalanceSuccess"`
 }
 
-// getConsumerProgress answers from the model at Now(). Group TotalDiff is the
+// getConsumerProgress answers from the model at Now(): Config.Progress when it
+// is set, else the group's Topics and Rebalances. Group TotalDiff is the
 // sum of all partitions' BrokerOffset-ConsumerOffset, topic TotalDiff the sum
 // over the topic; group and topic LastTimestamp are the maximum over their
 // partitions (0 with no partitions). HideLastTimestamp=true (any case) or
@@ -121,22 +122,45 @@ func (s *Server) getConsumerProgress(c *call) {
 		c.businessFailure(400, fmt.Sprintf("BIZ_SUBSCRIPTION_NOT_FOUND: consumer group %s does not exist in instance %s.", groupID, instID))
 		return
 	}
-	cp := consumerProgressJ{TopicList: topicListJ{TopicList: make([]topicJ, 0, len(g.Topics))}}
-	for _, tp := range g.Topics {
+	topics, rebalances := g.Topics, g.Rebalances
+	var progress GroupProgress
+	if s.progress != nil {
+		progress = s.progress(region, instID, groupID, now)
+		topics, rebalances = nil, progress.Rebalances
+	}
+	cp := consumerProgressJ{TopicList: topicListJ{TopicList: make([]topicJ, 0, len(topics)+len(progress.Topics))}}
+	for _, tp := range topics {
 		tj := topicJ{Topic: tp.Name, OffsetList: offsetListJ{OffsetList: make([]offsetJ, 0, len(tp.Partitions))}}
 		for i, p := range tp.Partitions {
 			b, co, ts := p.At(s.epoch, now)
-			tj.TotalDiff += b - co
-			tj.LastTimestamp = max(tj.LastTimestamp, ts)
 			tj.OffsetList.OffsetList = append(tj.OffsetList.OffsetList, offsetJ{Partition: i, LastTimestamp: ts, BrokerOffset: b, ConsumerOffset: co})
+		}
+		cp.TopicList.TopicList = append(cp.TopicList.TopicList, tj)
+	}
+	for _, tp := range progress.Topics {
+		tj := topicJ{Topic: tp.Name, OffsetList: offsetListJ{OffsetList: make([]offsetJ, 0, len(tp.Partitions))}}
+		for _, p := range tp.Partitions {
+			tj.OffsetList.OffsetList = append(tj.OffsetList.OffsetList, offsetJ{Partition: p.Partition, LastTimestamp: p.LastTimestampMs, BrokerOffset: p.Broker, ConsumerOffset: p.Consumer})
+		}
+		cp.TopicList.TopicList = append(cp.TopicList.TopicList, tj)
+	}
+	allHidden := s.progress != nil
+	for i := range cp.TopicList.TopicList {
+		tj := &cp.TopicList.TopicList[i]
+		for _, o := range tj.OffsetList.OffsetList {
+			tj.TotalDiff += o.BrokerOffset - o.ConsumerOffset
+			tj.LastTimestamp = max(tj.LastTimestamp, o.LastTimestamp)
+			allHidden = allHidden && o.LastTimestamp == -1
 		}
 		cp.TotalDiff += tj.TotalDiff
 		cp.LastTimestamp = max(cp.LastTimestamp, tj.LastTimestamp)
-		cp.TopicList.TopicList = append(cp.TopicList.TopicList, tj)
 	}
-	if len(g.Rebalances) > 0 {
-		cp.RebalanceInfoList = &rebalanceJ{RebalanceInfoList: make([]rebalanceItemJ, 0, len(g.Rebalances))}
-		for _, rb := range g.Rebalances {
+	// A Progress that hides every partition's timestamp hides them all, as
+	// HideLastTimestamp does.
+	hide = hide || allHidden && len(cp.TopicList.TopicList) > 0
+	if len(rebalances) > 0 {
+		cp.RebalanceInfoList = &rebalanceJ{RebalanceInfoList: make([]rebalanceItemJ, 0, len(rebalances))}
+		for _, rb := range rebalances {
 			cp.RebalanceInfoList.RebalanceInfoList = append(cp.RebalanceInfoList.RebalanceInfoList, rebalanceItemJ{
 				Generation:             rb.Generation,
 				LastRebalanceTimestamp: rb.LastRebalanceTimestamp,

@@ -83,6 +83,15 @@ func (f Fault) String() string {
 	return string(f)
 }
 
+// GatewayError returns the HTTP status, string Code and Message the server
+// sends for f when f is answered with a gateway error body (the throttling
+// faults, FaultServiceUnavailable and FaultInternalError); ok is false for
+// every other fault.
+func (f Fault) GatewayError() (status int, code, message string, ok bool) {
+	e, ok := errorFaults[f]
+	return e.status, e.code, e.message, ok
+}
+
 // errorReply is a rejection with a string Code.
 type errorReply struct {
 	status  int

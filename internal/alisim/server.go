@@ -70,6 +70,42 @@ type Config struct {
 	MaxRecorded int
 	// Logger receives one debug record per request. Nil discards.
 	Logger *slog.Logger
+	// Progress, when set, answers GetConsumerProgress for every group of
+	// the Fleet in place of the group's Topics and Rebalances, which are
+	// then ignored (the Fleet still decides which instances and groups
+	// exist). It is called with the request's region, instance and group
+	// and the model time Now(), and must be safe for concurrent use.
+	Progress func(region, instance, group string, at time.Time) GroupProgress
+}
+
+// GroupProgress is what GetConsumerProgress reports for one group when
+// Config.Progress supplies it. TotalDiff and the group and topic
+// LastTimestamp are derived from the partitions as for the Fleet model.
+type GroupProgress struct {
+	// Topics are reported in this order.
+	Topics []TopicProgress
+	// Rebalances are reported as the RebalanceInfoList, with GroupId set
+	// to the group's ID; none leaves the field out.
+	Rebalances []Rebalance
+}
+
+// TopicProgress is one topic of a GroupProgress.
+type TopicProgress struct {
+	// Name is the topic name.
+	Name string
+	// Partitions are reported in this order.
+	Partitions []PartitionProgress
+}
+
+// PartitionProgress is one partition's offsets as GetConsumerProgress
+// reports them.
+type PartitionProgress struct {
+	// Partition is the partition number.
+	Partition int
+	// Broker and Consumer are BrokerOffset and ConsumerOffset.
+	Broker, Consumer int64
+	// LastTimestampMs is LastTimestamp, in Unix milliseconds.
+	LastTimestampMs int64
 }
 
 // Server is the simulated alikafka endpoint. It is an http.Handler and safe
@@ -84,6 +120,7 @@ type Server struct {
 	log         *slog.Logger
 	nonces      *nonceCache
 	faults      *faultSource
+	progress    func(region, instance, group string, at time.Time) GroupProgress
 
 	fleetMu sync.RWMutex
 	fleet   Fleet
@@ -151,6 +188,7 @@ func New(cfg Config) (*Server, error) {
 		nonces:      newNonceCache(maxNonces),
 		faults:      fs,
 		fleet:       cfg.Fleet.clone(),
+		progress:    cfg.Progress,
 	}
 	if s.now == nil {
 		s.now = time.Now
