@@ -35,7 +35,8 @@
 // three options and why each failed; with LAGTRAIL_REQUIRE_DB=1 it fails
 // instead (use that in CI).
 //
-// This package may import the standard library, pgx, testcontainers-go (and
-// its postgres module) and lagtrail/migrations, and nothing else. Only test
-// code may import it.
+// Starting a container or a local cluster is left to internal/pglocal.
+//
+// This package may import the standard library, pgx, lagtrail/internal/pglocal
+// and lagtrail/migrations, and nothing else. Only test code may import it.
 package pgtest

@@ -24,17 +24,3 @@ func TestDatabaseName(t *testing.T) {
 		t.Error("two names for the same test are equal")
 	}
 }
-
-func TestCompareVersions(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		want int
-	}{
-		{"9.6", "15", -1}, {"16", "15", 1}, {"15", "15", 0}, {"15", "15.1", -1}, {"10", "9.6", 1},
-	} {
-		got := compareVersions(c.a, c.b)
-		if (got > 0) != (c.want > 0) || (got < 0) != (c.want < 0) {
-			t.Errorf("compareVersions(%q, %q) = %d, want sign %d", c.a, c.b, got, c.want)
-		}
-	}
-}

@@ -1,12 +1,12 @@
 //go:build unix && !linux
 
-package pgtest
+package pglocal
 
 import "syscall"
 
 // sysProcAttr runs a child as cred (when not nil) in its own process group.
-// Without Linux's parent-death signal a killed test binary leaves the
-// server running.
+// Without Linux's parent-death signal a killed process leaves the server
+// running.
 func sysProcAttr(cred *syscall.Credential) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
 		Credential: cred,

@@ -1,17 +1,18 @@
-package pgtest
+//go:build unix
+
+package pglocal
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,9 +23,9 @@ import (
 
 const (
 	// clusterDirPattern names the temp dir of a local cluster.
-	clusterDirPattern = "lagtrail-pgtest-*"
-	// ownerFile in the cluster dir holds the pid of the test binary that
-	// made it, so a later run can remove dirs of binaries that were killed.
+	clusterDirPattern = "lagtrail-pg-*"
+	// ownerFile in the cluster dir holds the pid of the process that made
+	// it, so a later start can remove dirs of processes that were killed.
 	ownerFile = "owner.pid"
 	// initdbTimeout bounds initdb.
 	initdbTimeout = 2 * time.Minute
@@ -43,28 +44,9 @@ const (
 	maxSocketPath = 90
 	// superuser is the role initdb creates.
 	superuser = "postgres"
-	// runAsUser is the OS user the cluster runs as when the tests run as
-	// root, which initdb and postgres refuse.
-	runAsUser = "postgres"
 )
 
-// serverSettings make a throwaway cluster fast; durability does not matter.
-var serverSettings = []string{
-	"fsync=off",
-	"synchronous_commit=off",
-	"full_page_writes=off",
-	"max_connections=200",
-	"wal_level=minimal",
-	"max_wal_senders=0",
-	"autovacuum=off",
-	"shared_buffers=64MB",
-	"checkpoint_timeout=1h",
-	"max_wal_size=4GB",
-	"log_min_messages=warning",
-	"log_checkpoints=off",
-}
-
-// localCluster is a PostgreSQL cluster this test binary created and runs.
+// localCluster is a PostgreSQL cluster this process created and runs.
 type localCluster struct {
 	dir     string // temp dir: data dir, socket, logs
 	dataDir string
@@ -73,32 +55,26 @@ type localCluster struct {
 	proc    *proc
 }
 
-// fromLocalBinaries creates and starts a throwaway cluster.
-func fromLocalBinaries(ctx context.Context) (*server, error) {
-	binDir, err := findBinDir()
-	if err != nil {
-		return nil, err
-	}
-	removeStaleDirs()
+// startCluster removes stale cluster dirs, then creates and starts a
+// cluster with the binaries in binDir.
+func startCluster(ctx context.Context, binDir string, log *slog.Logger) (*Server, error) {
+	removeStaleDirs(log)
 	c, err := startLocalCluster(ctx, binDir)
 	if err != nil {
 		return nil, err
 	}
-	srv := &server{
-		source: fmt.Sprintf("local cluster from %s on 127.0.0.1:%d in %s", binDir, c.port, c.dir),
-		adminURL: &url.URL{
+	return &Server{
+		url: &url.URL{
 			Scheme:   "postgres",
 			User:     url.User(superuser),
 			Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port)),
 			Path:     "/postgres",
 			RawQuery: "sslmode=disable",
 		},
-		stop: c.stop,
-	}
-	if err := srv.connect(ctx); err != nil {
-		return nil, errors.Join(err, c.stop(context.WithoutCancel(ctx)))
-	}
-	return srv, nil
+		source: fmt.Sprintf("local cluster from %s on 127.0.0.1:%d in %s", binDir, c.port, c.dir),
+		dir:    c.dir,
+		stop:   c.stop,
+	}, nil
 }
 
 // startLocalCluster runs initdb in a new temp dir and starts postgres on a
@@ -140,27 +116,6 @@ func startLocalCluster(ctx context.Context, binDir string) (c *localCluster, err
 	}
 }
 
-// clusterCredential returns the user to run initdb and postgres as: nil
-// (this process's user) unless running as root.
-func clusterCredential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup(runAsUser)
-	if err != nil {
-		return nil, fmt.Errorf("running as root, which initdb refuses, and no %q OS user to run it as: %w", runAsUser, err)
-	}
-	uid, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("user %s: uid %q: %w", runAsUser, u.Uid, err)
-	}
-	gid, err := strconv.ParseUint(u.Gid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("user %s: gid %q: %w", runAsUser, u.Gid, err)
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
-
 // initdb creates the cluster's data directory.
 func (c *localCluster) initdb(ctx context.Context, binDir string, cred *syscall.Credential) error {
 	ctx, cancel := context.WithTimeout(ctx, initdbTimeout)
@@ -173,7 +128,7 @@ func (c *localCluster) initdb(ctx context.Context, binDir string, cred *syscall.
 	defer logFile.Close()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
 		"-D", c.dataDir, "-A", "trust", "-U", superuser, "--no-sync", "-E", "UTF8", "--locale=C")
-	c.prepare(cmd, logFile, cred)
+	prepare(cmd, c.dir, logFile, cred)
 	p, err := startProc(cmd)
 	if err != nil {
 		return fmt.Errorf("start initdb: %w", err)
@@ -209,7 +164,7 @@ func (c *localCluster) start(ctx context.Context, binDir string, cred *syscall.C
 	}
 	defer logFile.Close() // the child has its own copy
 	cmd := exec.Command(filepath.Join(binDir, "postgres"), args...)
-	c.prepare(cmd, logFile, cred)
+	prepare(cmd, c.dir, logFile, cred)
 	p, err := startProc(cmd)
 	if err != nil {
 		return fmt.Errorf("start postgres: %w", err)
@@ -223,28 +178,6 @@ func (c *localCluster) start(ctx context.Context, binDir string, cred *syscall.C
 		return errors.Join(fmt.Errorf("postgres on port %d: %w%s", port, err, log), c.kill())
 	}
 	return nil
-}
-
-// prepare sets what initdb and postgres share: working dir, environment,
-// output, user and death signal.
-func (c *localCluster) prepare(cmd *exec.Cmd, out *os.File, cred *syscall.Credential) {
-	cmd.Dir = c.dir
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = childEnv()
-	cmd.SysProcAttr = sysProcAttr(cred)
-}
-
-// childEnv is this process's environment without PG* variables, which could
-// point initdb or postgres elsewhere, and with the C locale.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "PG") || strings.HasPrefix(kv, "LC_") || strings.HasPrefix(kv, "LANG=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, "LC_ALL=C", "LANG=C")
 }
 
 // waitReady polls until postgres accepts connections, it exits, or time is
@@ -345,80 +278,4 @@ func tailOf(path string) string {
 		}
 	}
 	return "\n--- " + path + " (tail) ---\n" + strings.TrimRight(string(b), "\n")
-}
-
-// removeStaleDirs removes cluster dirs left by test binaries that were
-// killed before Main could clean up. A dir is stale when neither the binary
-// that made it nor its postmaster is alive.
-func removeStaleDirs() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), clusterDirPattern))
-	for _, dir := range dirs {
-		if !pidFileDead(filepath.Join(dir, ownerFile)) {
-			continue // owner alive, or dir too new to have an owner file
-		}
-		postmaster := filepath.Join(dir, "data", "postmaster.pid")
-		if fileExists(postmaster) && !pidFileDead(postmaster) {
-			continue
-		}
-		_ = os.RemoveAll(dir) // best effort
-	}
-}
-
-// pidFileDead reports whether the pid on the first line of path is known
-// to be dead. An unreadable file counts as not dead, to stay safe.
-func pidFileDead(path string) bool {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(first))
-	if err != nil || pid <= 0 {
-		return false
-	}
-	return !processAlive(pid)
-}
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
-// proc is a started child process.
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	err  error         // cmd.Wait's result, set before done is closed
-}
-
-// exitErr returns how the process ended; call only after done is closed.
-func (p *proc) exitErr() error {
-	if p.err == nil {
-		return errors.New("exit status 0")
-	}
-	return p.err
-}
-
-// startProc starts cmd from a goroutine locked to its OS thread, which
-// stays on that thread until the process exits: Linux sends the
-// parent-death signal when the thread that started a child exits, not only
-// when the whole process does.
-func startProc(cmd *exec.Cmd) (*proc, error) {
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	if err := <-started; err != nil {
-		return nil, err
-	}
-	return p, nil
 }

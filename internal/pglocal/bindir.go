@@ -1,4 +1,4 @@
-package pgtest
+package pglocal
 
 import (
 	"errors"
@@ -15,13 +15,15 @@ import (
 // Debian and Ubuntu, each with a bin directory.
 const debianPGRoot = "/usr/lib/postgresql"
 
-// findBinDir returns a directory holding both initdb and postgres.
-func findBinDir() (string, error) {
-	if dir, ok := os.LookupEnv(EnvPGBinDir); ok {
-		if err := hasServerBinaries(dir); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", EnvPGBinDir, dir, err)
+// findBinDir returns a directory holding both initdb and postgres: only
+// binDir when it is not empty, else the first found on PATH or under
+// debianPGRoot.
+func findBinDir(binDir string) (string, error) {
+	if binDir != "" {
+		if err := hasServerBinaries(binDir); err != nil {
+			return "", fmt.Errorf("bin dir %s: %w", binDir, err)
 		}
-		return dir, nil
+		return binDir, nil
 	}
 	var tried []string
 	if initdb, err := exec.LookPath("initdb"); err == nil {

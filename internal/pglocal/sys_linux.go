@@ -1,10 +1,10 @@
-package pgtest
+package pglocal
 
 import "syscall"
 
 // sysProcAttr runs a child as cred (when not nil) in its own process group,
-// and has the kernel send it SIGINT (fast shutdown for postgres) if the test
-// binary dies without stopping it.
+// and has the kernel send it SIGINT (fast shutdown for postgres) if this
+// process dies without stopping it.
 func sysProcAttr(cred *syscall.Credential) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
 		Credential: cred,

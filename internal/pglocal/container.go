@@ -1,4 +1,4 @@
-package pgtest
+package pglocal
 
 import (
 	"context"
@@ -14,9 +14,6 @@ import (
 )
 
 const (
-	// defaultImage is the container image used when LAGTRAIL_TEST_PG_IMAGE
-	// is not set.
-	defaultImage = "postgres:16-alpine"
 	// dockerProbeTimeout bounds finding and pinging a Docker engine, so a
 	// machine with only the docker CLI does not wait.
 	dockerProbeTimeout = 2 * time.Second
@@ -24,38 +21,32 @@ const (
 	defaultDockerSocket = "/var/run/docker.sock"
 )
 
-// fromContainer starts a PostgreSQL container when a Docker engine answers.
-func fromContainer(ctx context.Context) (*server, error) {
-	if err := probeDocker(ctx); err != nil {
+// startContainer starts a PostgreSQL container when a Docker engine answers.
+func startContainer(ctx context.Context, image string, log *slog.Logger) (*Server, error) {
+	if err := probeDocker(ctx, log); err != nil {
 		return nil, err
 	}
-	image := os.Getenv(EnvPGImage)
-	if image == "" {
-		image = defaultImage
-	}
-	ctr, connStr, err := runContainer(ctx, image)
+	ctr, connStr, err := runContainer(ctx, image, log)
 	if err != nil {
 		return nil, err
 	}
-	stop := func(context.Context) error {
-		return safely("terminate container", func() error { return testcontainers.TerminateContainer(ctr) })
+	stop := func(ctx context.Context) error {
+		return safely("terminate container", func() error {
+			return testcontainers.TerminateContainer(ctr, testcontainers.StopContext(ctx))
+		})
 	}
 	u, err := url.Parse(connStr)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("container connection string: %w", err), stop(ctx))
+		return nil, errors.Join(fmt.Errorf("container connection string: %w", err), stop(context.WithoutCancel(ctx)))
 	}
-	srv := &server{source: fmt.Sprintf("container %s at %s", image, u.Redacted()), adminURL: u, stop: stop}
-	if err := srv.connect(ctx); err != nil {
-		return nil, errors.Join(err, stop(ctx))
-	}
-	return srv, nil
+	return &Server{url: u, source: fmt.Sprintf("container %s at %s", image, u.Redacted()), stop: stop}, nil
 }
 
 // probeDocker checks, quickly, that a Docker engine answers. testcontainers
 // finds the engine the same way it will when starting the container; the
 // probe runs in its own goroutine so neither a hang nor a panic inside the
-// Docker client can reach the test binary.
-func probeDocker(ctx context.Context) error {
+// Docker client can reach the caller.
+func probeDocker(ctx context.Context, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, dockerProbeTimeout)
 	defer cancel()
 	result := make(chan error, 1)
@@ -69,7 +60,7 @@ func probeDocker(ctx context.Context) error {
 				return fmt.Errorf("find docker engine (DOCKER_HOST=%q, %s): %w", os.Getenv("DOCKER_HOST"), socketState(), err)
 			}
 			_ = cli.Close()
-			provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(quietLogger{}))
+			provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(tcLogger{log}))
 			if err != nil {
 				return fmt.Errorf("docker provider: %w", err)
 			}
@@ -98,7 +89,7 @@ func socketState() string {
 
 // runContainer starts the container and returns it with its connection
 // string. testcontainers' own panics become errors.
-func runContainer(ctx context.Context, image string) (ctr *tcpostgres.PostgresContainer, connStr string, err error) {
+func runContainer(ctx context.Context, image string, log *slog.Logger) (ctr *tcpostgres.PostgresContainer, connStr string, err error) {
 	err = safely("start container", func() error {
 		args := []string{"postgres"}
 		for _, s := range serverSettings {
@@ -108,7 +99,7 @@ func runContainer(ctx context.Context, image string) (ctr *tcpostgres.PostgresCo
 		ctr, runErr = tcpostgres.Run(ctx, image,
 			tcpostgres.WithDatabase("postgres"),
 			testcontainers.WithCmd(args...),
-			testcontainers.WithLogger(quietLogger{}),
+			testcontainers.WithLogger(tcLogger{log}),
 			tcpostgres.BasicWaitStrategies(),
 		)
 		if runErr != nil {
@@ -139,10 +130,12 @@ func safely(what string, fn func() error) (err error) {
 	return fn()
 }
 
-// quietLogger sends testcontainers' messages to slog at debug level.
-type quietLogger struct{}
+// tcLogger sends testcontainers' messages to a slog.Logger at debug level.
+type tcLogger struct {
+	log *slog.Logger
+}
 
 // Printf implements testcontainers' log.Logger.
-func (quietLogger) Printf(format string, v ...any) {
-	slog.Debug("testcontainers: " + fmt.Sprintf(format, v...))
+func (l tcLogger) Printf(format string, v ...any) {
+	l.log.Debug("testcontainers: " + fmt.Sprintf(format, v...))
 }

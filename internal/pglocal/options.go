@@ -1,0 +1,53 @@
+package pglocal
+
+import "log/slog"
+
+// DefaultImage is the container image StartContainer runs when
+// Options.Image is empty.
+const DefaultImage = "postgres:16-alpine"
+
+// Options say how to start a server. The zero value is ready to use.
+type Options struct {
+	// BinDir, when not empty, is the only directory searched for initdb
+	// and postgres. When empty they are looked for on PATH, then under
+	// /usr/lib/postgresql/*/bin (highest version first).
+	BinDir string
+	// Image is the container image for StartContainer; empty means
+	// DefaultImage.
+	Image string
+	// Logger receives debug records, testcontainers' messages among them.
+	// Nil discards them.
+	Logger *slog.Logger
+}
+
+// image returns the container image to run.
+func (o Options) image() string {
+	if o.Image == "" {
+		return DefaultImage
+	}
+	return o.Image
+}
+
+// logger returns the logger to use, never nil.
+func (o Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+// serverSettings make a throwaway server fast; durability does not matter.
+var serverSettings = []string{
+	"fsync=off",
+	"synchronous_commit=off",
+	"full_page_writes=off",
+	"max_connections=200",
+	"wal_level=minimal",
+	"max_wal_senders=0",
+	"autovacuum=off",
+	"shared_buffers=64MB",
+	"checkpoint_timeout=1h",
+	"max_wal_size=4GB",
+	"log_min_messages=warning",
+	"log_checkpoints=off",
+}

@@ -1,0 +1,63 @@
+package pglocal
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Server is a running PostgreSQL server that Start, StartLocal or
+// StartContainer started. Call Stop when done with it.
+type Server struct {
+	// url is the superuser's URL of database postgres. It may hold a
+	// password: never log it unredacted.
+	url    *url.URL
+	source string
+	// dir is a local cluster's directory; empty for a container.
+	dir  string
+	stop func(context.Context) error
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// URL returns a postgres:// URL for the superuser on database postgres,
+// with sslmode=disable. It may hold a password.
+func (s *Server) URL() string {
+	return s.url.String()
+}
+
+// Source describes the server for messages, e.g. "local cluster from
+// /usr/lib/postgresql/15/bin on 127.0.0.1:41234 in /tmp/lagtrail-pg-123".
+// It holds no password.
+func (s *Server) Source() string {
+	return s.source
+}
+
+// Stop shuts the server down and removes its data: a local cluster's
+// directory, or the container. When ctx ends first, a local server is
+// killed. Later calls return the first call's result.
+func (s *Server) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() { s.stopErr = s.stop(ctx) })
+	return s.stopErr
+}
+
+// CreateDatabase creates an empty database called name and returns the
+// superuser's postgres:// URL for it.
+func (s *Server) CreateDatabase(ctx context.Context, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, s.URL())
+	if err != nil {
+		return "", fmt.Errorf("connect to %s: %w", s.url.Redacted(), err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	u := *s.url
+	u.Path = "/" + name
+	u.RawPath = ""
+	return u.String(), nil
+}
