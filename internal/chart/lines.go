@@ -1,0 +1,42 @@
+package chart
+
+import (
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// lineSeries draws one series: a line a run of finite points, and a dot for a
+// run of one point, which a line cannot show. It implements plot.Plotter and
+// plot.Thumbnailer. It has no DataRange: the chart sets the axis ranges.
+type lineSeries struct {
+	runs  [][]xy
+	style draw.LineStyle
+}
+
+// Plot implements plot.Plotter.
+func (l *lineSeries) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	dot := draw.GlyphStyle{Color: l.style.Color, Radius: l.style.Width * 1.2, Shape: draw.CircleGlyph{}}
+	for _, run := range l.runs {
+		pts := make([]vg.Point, len(run))
+		for i, q := range run {
+			pts[i] = vg.Point{X: trX(q.x), Y: trY(q.y)}
+		}
+		if len(pts) == 1 {
+			if c.Contains(pts[0]) {
+				c.DrawGlyphNoClip(dot, pts[0])
+			}
+			continue
+		}
+		c.StrokeLines(l.style, c.ClipLinesXY(pts)...)
+	}
+}
+
+// Thumbnail implements plot.Thumbnailer: a short line in the series' style.
+func (l *lineSeries) Thumbnail(c *draw.Canvas) {
+	sty := l.style
+	sty.Width = max(sty.Width, vg.Points(2))
+	y := c.Center().Y
+	c.StrokeLine2(sty, c.Min.X, y, c.Max.X, y)
+}
