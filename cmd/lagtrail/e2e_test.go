@@ -274,7 +274,7 @@ func TestSimulateServesRecord(t *testing.T) {
 	if err != nil {
 		t.Fatalf("simulate printed nothing: %v; stderr %s", err, simErr.String())
 	}
-	addr := strings.TrimSpace(strings.TrimPrefix(string(line[:n]), "simulated alikafka API on "))
+	addr, _, _ := strings.Cut(strings.TrimPrefix(string(line[:n]), "simulated alikafka API on "), ": ")
 	r := l.run("record", "--once", "--config", exampleConfig(t, addr, ""))
 	if r.code != 0 {
 		t.Fatalf("record --once against simulate: %+v", r)

@@ -53,13 +53,14 @@ type localCluster struct {
 	logPath string
 	port    int
 	proc    *proc
+	detach  bool // no parent-death signal
 }
 
 // startCluster removes stale cluster dirs, then creates and starts a
 // cluster with the binaries in binDir.
-func startCluster(ctx context.Context, binDir string, log *slog.Logger) (*Server, error) {
+func startCluster(ctx context.Context, binDir string, log *slog.Logger, detach bool) (*Server, error) {
 	removeStaleDirs(log)
-	c, err := startLocalCluster(ctx, binDir)
+	c, err := startLocalCluster(ctx, binDir, detach)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +80,7 @@ func startCluster(ctx context.Context, binDir string, log *slog.Logger) (*Server
 
 // startLocalCluster runs initdb in a new temp dir and starts postgres on a
 // free loopback port.
-func startLocalCluster(ctx context.Context, binDir string) (c *localCluster, err error) {
+func startLocalCluster(ctx context.Context, binDir string, detach bool) (c *localCluster, err error) {
 	cred, err := clusterCredential()
 	if err != nil {
 		return nil, err
@@ -88,7 +89,7 @@ func startLocalCluster(ctx context.Context, binDir string) (c *localCluster, err
 	if err != nil {
 		return nil, fmt.Errorf("make cluster dir: %w", err)
 	}
-	c = &localCluster{dir: dir, dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "postgres.log")}
+	c = &localCluster{detach: detach, dir: dir, dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "postgres.log")}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.stop(context.WithoutCancel(ctx)))
@@ -128,7 +129,7 @@ func (c *localCluster) initdb(ctx context.Context, binDir string, cred *syscall.
 	defer logFile.Close()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
 		"-D", c.dataDir, "-A", "trust", "-U", superuser, "--no-sync", "-E", "UTF8", "--locale=C")
-	prepare(cmd, c.dir, logFile, cred)
+	prepare(cmd, c.dir, logFile, cred, c.detach)
 	p, err := startProc(cmd)
 	if err != nil {
 		return fmt.Errorf("start initdb: %w", err)
@@ -164,7 +165,7 @@ func (c *localCluster) start(ctx context.Context, binDir string, cred *syscall.C
 	}
 	defer logFile.Close() // the child has its own copy
 	cmd := exec.Command(filepath.Join(binDir, "postgres"), args...)
-	prepare(cmd, c.dir, logFile, cred)
+	prepare(cmd, c.dir, logFile, cred, c.detach)
 	p, err := startProc(cmd)
 	if err != nil {
 		return fmt.Errorf("start postgres: %w", err)

@@ -15,6 +15,10 @@ type Options struct {
 	// Image is the container image for StartContainer; empty means
 	// DefaultImage.
 	Image string
+	// Detach lets a local cluster outlive this process: without it, Linux
+	// stops the server when this process dies. Stop still stops it; the
+	// caller that skips Stop must tell the user how (see Server.DataDir).
+	Detach bool
 	// Logger receives debug records, testcontainers' messages among them.
 	// Nil discards them.
 	Logger *slog.Logger

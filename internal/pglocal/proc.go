@@ -41,11 +41,11 @@ func clusterCredential() (*syscall.Credential, error) {
 
 // prepare sets what initdb and postgres share: working dir, environment,
 // output, user and death signal.
-func prepare(cmd *exec.Cmd, dir string, out *os.File, cred *syscall.Credential) {
+func prepare(cmd *exec.Cmd, dir string, out *os.File, cred *syscall.Credential, detach bool) {
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = childEnv()
-	cmd.SysProcAttr = sysProcAttr(cred)
+	cmd.SysProcAttr = sysProcAttr(cred, detach)
 }
 
 // childEnv is this process's environment without PG* variables, which could

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,15 @@ func (s *Server) Source() string {
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() { s.stopErr = s.stop(ctx) })
 	return s.stopErr
+}
+
+// DataDir returns a local cluster's data directory, for pg_ctl; "" for a
+// container.
+func (s *Server) DataDir() string {
+	if s.dir == "" {
+		return ""
+	}
+	return filepath.Join(s.dir, "data")
 }
 
 // CreateDatabase creates an empty database called name and returns the

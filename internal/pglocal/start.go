@@ -39,7 +39,7 @@ func StartLocal(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startCluster(ctx, binDir, opts.logger())
+	return startCluster(ctx, binDir, opts.logger(), opts.Detach)
 }
 
 // StartContainer runs opts.Image (default DefaultImage) with

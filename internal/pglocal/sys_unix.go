@@ -7,7 +7,7 @@ import "syscall"
 // sysProcAttr runs a child as cred (when not nil) in its own process group.
 // Without Linux's parent-death signal a killed process leaves the server
 // running.
-func sysProcAttr(cred *syscall.Credential) *syscall.SysProcAttr {
+func sysProcAttr(cred *syscall.Credential, _ bool) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
 		Credential: cred,
 		Setpgid:    true,

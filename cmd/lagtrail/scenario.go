@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/lagtrail/lagtrail/examples"
+	"github.com/lagtrail/lagtrail/internal/scenario"
+	"github.com/lagtrail/lagtrail/query"
+	"github.com/lagtrail/lagtrail/store"
+)
+
+// loadScenario reads a scenario from a file, or a bundled one by name
+// (incident, quiet, capacity).
+func loadScenario(ref string) (*scenario.Scenario, error) {
+	var data []byte
+	var err error
+	if strings.ContainsAny(ref, "/.") {
+		data, err = os.ReadFile(ref)
+	} else {
+		data, err = examples.Scenario(ref)
+	}
+	if err != nil {
+		return nil, usagef("--scenario: %v", err)
+	}
+	s, err := scenario.Parse(data)
+	if err != nil {
+		return nil, usagef("--scenario %s: %v", ref, err)
+	}
+	return s, nil
+}
+
+// scenarioStart reads --start: a time as query flags take it, truncated to
+// the minute. The default "-7d" starts at midnight UTC seven days ago, so
+// that simulate and generate run with the same start when both take the
+// default on the same day.
+func scenarioStart(flag string, now time.Time) (time.Time, error) {
+	if flag == "-7d" {
+		return now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -7), nil
+	}
+	t, err := query.ParseTime(flag, now)
+	if err != nil {
+		return time.Time{}, usagef("--start: %v", err)
+	}
+	return t.UTC().Truncate(time.Minute), nil
+}
+
+// historyWriter is what writing history needs of the store.
+type historyWriter interface {
+	WritePolls(ctx context.Context, polls []*store.Poll) (int, error)
+	RefreshRollups(ctx context.Context) (store.RollupResult, error)
+}
+
+// historyStats counts what writeHistory wrote.
+type historyStats struct {
+	Polls, Failed, Samples int64
+	Hours                  int
+}
+
+// historyBatch is how many rounds writeHistory writes per statement batch.
+const historyBatch = 2000
+
+// writeHistory generates the model's history over [from, to) and writes
+// it, then brings the rollups up to date. progress, when not nil, gets the
+// fraction done now and then.
+func writeHistory(ctx context.Context, w historyWriter, m *scenario.Model, from, to time.Time, progress func(string)) (historyStats, error) {
+	var st historyStats
+	var batch []*store.Poll
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if _, err := w.WritePolls(ctx, batch); err != nil {
+			return fmt.Errorf("write history: %w", err)
+		}
+		batch = batch[:0]
+		return nil
+	}
+	span := to.Sub(from)
+	last := time.Time{}
+	err := m.History(from, to, m.PollInterval(), func(round []*store.Poll) error {
+		for _, p := range round {
+			st.Polls++
+			if !p.OK {
+				st.Failed++
+			}
+			st.Samples += int64(p.PartitionCount())
+		}
+		batch = append(batch, round...)
+		if len(batch) < historyBatch {
+			return nil
+		}
+		if progress != nil && time.Since(last) > time.Second {
+			last = time.Now()
+			progress(fmt.Sprintf("generating history: %3.0f%%", 100*float64(round[0].SampledAt.Sub(from))/float64(span)))
+		}
+		return flush()
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return st, err
+	}
+	for {
+		if progress != nil {
+			progress(fmt.Sprintf("computing hourly and daily rollups: %d hours done", st.Hours))
+		}
+		res, err := w.RefreshRollups(ctx)
+		if err != nil {
+			return st, fmt.Errorf("refresh rollups: %w", err)
+		}
+		st.Hours += res.Hours
+		if res.Pending == 0 || res.Hours == 0 {
+			return st, nil
+		}
+	}
+}
+
+// statusLine rewrites one line of progress on a terminal, and prints
+// nothing elsewhere.
+type statusLine struct {
+	w      io.Writer
+	tty    bool
+	active bool
+}
+
+func newStatusLine(w io.Writer) *statusLine {
+	f, ok := w.(*os.File)
+	return &statusLine{w: w, tty: ok && term.IsTerminal(int(f.Fd()))}
+}
+
+// show replaces the line with msg.
+func (s *statusLine) show(msg string) {
+	if !s.tty {
+		return
+	}
+	fmt.Fprintf(s.w, "\r\033[K%s", msg)
+	s.active = true
+}
+
+// done prints msg as a finished step, on its own line.
+func (s *statusLine) done(msg string) {
+	if s.tty && s.active {
+		fmt.Fprint(s.w, "\r\033[K")
+	}
+	s.active = false
+	fmt.Fprintln(s.w, msg)
+}
