@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -187,23 +186,14 @@ func printKeep(g *globals, srv *pglocal.Server, dbURL string) {
 The demo database is still running: %s
 Try next:
   export LAGTRAIL_DATABASE_URL='%s'
-  lagtrail query status --group payments-ledger --from -3d
+  lagtrail query status --group payments-ledger --from -3d --step 5m
   lagtrail query lag --group payments-ledger --from -3d --step 1h
-  lagtrail query rates --group payments-ledger --from -3d --step 1h --format table
-  lagtrail export --view group_lag_hourly --format csv
+  lagtrail query rates --group payments-ledger --from -3d --step 1h
+  lagtrail export --view group_lag_hourly --from -7d --format csv
 `, srv.Source(), dbURL)
-	if dir := srv.DataDir(); dir != "" {
-		fmt.Fprintf(g.stdout, "Stop it with:\n  pg_ctl -D %s stop   (as the user that owns it%s)\n", dir, ownerHint())
+	if stop := srv.StopCommand(); stop != "" {
+		fmt.Fprintf(g.stdout, "Stop it and remove its files with:\n  %s\n", stop)
 	}
-}
-
-// ownerHint names the postgres user when lagtrail runs as root, since the
-// cluster then runs as postgres.
-func ownerHint() string {
-	if isRoot() {
-		return ": su postgres -s /bin/sh -c '...'"
-	}
-	return ""
 }
 
 // recordLive serves the model on a loopback port and runs the recorder
@@ -268,6 +258,3 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	return strings.ToUpper(hex.EncodeToString(b))
 }
-
-// isRoot tells whether lagtrail runs as root.
-func isRoot() bool { return os.Geteuid() == 0 }

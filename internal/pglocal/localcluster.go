@@ -74,6 +74,7 @@ func startCluster(ctx context.Context, binDir string, log *slog.Logger, detach b
 		},
 		source: fmt.Sprintf("local cluster from %s on 127.0.0.1:%d in %s", binDir, c.port, c.dir),
 		dir:    c.dir,
+		binDir: binDir,
 		stop:   c.stop,
 	}, nil
 }

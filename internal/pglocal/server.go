@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -18,8 +19,10 @@ type Server struct {
 	url    *url.URL
 	source string
 	// dir is a local cluster's directory; empty for a container.
-	dir  string
-	stop func(context.Context) error
+	dir string
+	// binDir holds a local cluster's binaries.
+	binDir string
+	stop   func(context.Context) error
 
 	stopOnce sync.Once
 	stopErr  error
@@ -53,6 +56,21 @@ func (s *Server) DataDir() string {
 		return ""
 	}
 	return filepath.Join(s.dir, "data")
+}
+
+// StopCommand returns a shell command that stops a local cluster from
+// another process, for a server started with Options.Detach; "" for a
+// container. As root the cluster runs as the postgres user, and the
+// command says so.
+func (s *Server) StopCommand() string {
+	if s.dir == "" {
+		return ""
+	}
+	stop := filepath.Join(s.binDir, "pg_ctl") + " -D " + s.DataDir() + " stop"
+	if os.Geteuid() == 0 {
+		stop = "su " + runAsUser + " -s /bin/sh -c '" + stop + "'"
+	}
+	return stop + " && rm -rf " + s.dir
 }
 
 // CreateDatabase creates an empty database called name and returns the
