@@ -56,7 +56,7 @@ type demoCheck struct {
 	ok                    bool
 }
 
-// worstRank orders statuses for picking the incident group.
+// badStatus tells whether a status means the consumer stopped.
 func badStatus(s query.Status) bool { return s == query.StatusStall || s == query.StatusStop }
 
 // buildDemoReport queries the recorded history and writes the charts.
@@ -176,7 +176,7 @@ func (r *demoReport) findIncident(ctx context.Context, e *query.Engine, timeline
 	}
 	// Bad intervals that follow one another are one incident.
 	for _, iv := range timeline {
-		if iv.Group == worst && !iv.From.Before(f.to) && iv.Status != query.StatusOK && iv.From.Equal(f.to) {
+		if iv.Group == worst && iv.Status != query.StatusOK && iv.From.Equal(f.to) {
 			f.to = iv.To
 		}
 	}
