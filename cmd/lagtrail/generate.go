@@ -30,6 +30,9 @@ and time.`,
   lagtrail generate --scenario ./my-fleet.yaml --start 2025-03-03T00:00:00Z --to +30d`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flag("log-level").Changed {
+				g.logLevel = "warn" // partition creation, day by day, is not news here
+			}
 			now := time.Now().UTC()
 			m, err := scenarioModel(scn, startFlag, now)
 			if err != nil {
