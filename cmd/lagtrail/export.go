@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/lagtrail/lagtrail/query"
 	"github.com/lagtrail/lagtrail/store"
@@ -163,46 +162,38 @@ func runExport(cmd *cobra.Command, g *globals, f *exportFlags) (err error) {
 // rewritten about once a second, and a summary at the end. It says nothing
 // when its writer is not a terminal.
 type progress struct {
-	w           io.Writer // nil when quiet
+	line        *statusLine
 	start, last time.Time
 	n           int64
-	shown       bool
 }
 
 func newProgress(stderr io.Writer, start time.Time) *progress {
-	p := &progress{start: start, last: start}
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.w = stderr
-	}
-	return p
+	return &progress{line: newStatusLine(stderr), start: start, last: start}
 }
 
 // row counts one row, and redraws the line when a second has passed.
 func (p *progress) row() {
 	p.n++
-	if p.w == nil || p.n%1024 != 0 {
+	if !p.line.tty || p.n%1024 != 0 {
 		return
 	}
 	if now := time.Now(); now.Sub(p.last) >= time.Second {
 		p.last = now
-		p.shown = true
-		fmt.Fprintf(p.w, "\r\x1b[Kexported %d rows, %.0f rows/s", p.n, rate(p.n, now.Sub(p.start)))
+		p.line.show(fmt.Sprintf("exported %d rows, %.0f rows/s", p.n, rate(p.n, now.Sub(p.start))))
 	}
 }
 
 // finish prints the summary, or ends the progress line before an error.
 func (p *progress) finish(n int64, err error) {
-	if p.w == nil {
+	if !p.line.tty {
 		return
 	}
 	if err != nil {
-		if p.shown {
-			fmt.Fprintln(p.w)
-		}
+		p.line.clear()
 		return
 	}
 	d := time.Since(p.start)
-	fmt.Fprintf(p.w, "\r\x1b[Kexported %d rows in %s, %.0f rows/s\n", n, d.Round(time.Millisecond), rate(n, d))
+	p.line.done(fmt.Sprintf("exported %d rows in %s, %.0f rows/s", n, d.Round(time.Millisecond), rate(n, d)))
 }
 
 func rate(n int64, d time.Duration) float64 {

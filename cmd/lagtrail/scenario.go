@@ -145,6 +145,14 @@ func (s *statusLine) show(msg string) {
 	s.active = true
 }
 
+// clear ends a shown line, leaving what it said.
+func (s *statusLine) clear() {
+	if s.active {
+		fmt.Fprintln(s.w)
+	}
+	s.active = false
+}
+
 // done prints msg as a finished step, on its own line.
 func (s *statusLine) done(msg string) {
 	if s.tty && s.active {
