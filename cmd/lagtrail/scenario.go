@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -36,17 +37,20 @@ func loadScenario(ref string) (*scenario.Scenario, error) {
 	return s, nil
 }
 
+// wholeDaysAgo matches a start given as whole days before now.
+var wholeDaysAgo = regexp.MustCompile(`^-[0-9]+d$`)
+
 // scenarioStart reads --start: a time as query flags take it, truncated to
-// the minute. The default "-7d" starts at midnight UTC seven days ago, so
-// that simulate and generate run with the same start when both take the
-// default on the same day.
+// the minute; whole days before now ("-7d", the default) start at midnight
+// UTC, so that simulate and generate run with the same start when both are
+// given the same days on the same day.
 func scenarioStart(flag string, now time.Time) (time.Time, error) {
-	if flag == "-7d" {
-		return now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -7), nil
-	}
 	t, err := query.ParseTime(flag, now)
 	if err != nil {
 		return time.Time{}, usagef("--start: %v", err)
+	}
+	if wholeDaysAgo.MatchString(strings.TrimSpace(flag)) {
+		return t.UTC().Truncate(24 * time.Hour), nil
 	}
 	return t.UTC().Truncate(time.Minute), nil
 }
