@@ -96,29 +96,14 @@ func (m *Model) Rates(ref store.GroupRef, from, to time.Time) (produce, consume 
 // overlap sums the increases of a minute series over [from, to), prorating
 // the minutes at the edges. Callers hold mu.
 func (m *Model) overlap(born int, s, e []float64, from, to time.Time) float64 {
+	lo, hi := from.Sub(m.start), to.Sub(m.start)
 	total := 0.0
 	for i := range e {
-		lo := m.start.Add(time.Duration(born+i) * time.Minute)
-		hi := lo.Add(time.Minute)
-		a, b := maxTime(lo, from), minTime(hi, to)
-		if !b.After(a) {
-			continue
+		a := time.Duration(born+i) * time.Minute
+		covered := min(a+time.Minute, hi) - max(a, lo)
+		if covered > 0 {
+			total += (e[i] - s[i]) * covered.Seconds() / 60
 		}
-		total += (e[i] - s[i]) * b.Sub(a).Seconds() / 60
 	}
 	return total
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
