@@ -150,7 +150,7 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 
 	step.start(fmt.Sprintf("generate history: scenario %s from %s to now", model.Scenario().Name, model.Start().Format("2006-01-02 15:04 MST")))
 	histEnd := now.Truncate(model.PollInterval())
-	stats, err := writeHistory(ctx, st, model, model.Start(), histEnd, step.line.show)
+	stats, err := model.WriteHistory(ctx, st, model.Start(), histEnd, step.line.show)
 	if err != nil {
 		return err
 	}

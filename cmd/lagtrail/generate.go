@@ -64,7 +64,7 @@ and time.`,
 			defer st.Close()
 			line := newStatusLine(g.stderr)
 			began := time.Now()
-			stats, err := writeHistory(ctx, st, m, start, to, line.show)
+			stats, err := m.WriteHistory(ctx, st, start, to, line.show)
 			if err != nil {
 				return err
 			}

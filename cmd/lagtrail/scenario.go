@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"github.com/lagtrail/lagtrail/examples"
 	"github.com/lagtrail/lagtrail/internal/scenario"
 	"github.com/lagtrail/lagtrail/query"
-	"github.com/lagtrail/lagtrail/store"
 )
 
 // loadScenario reads a scenario from a file, or a bundled one by name
@@ -53,78 +51,6 @@ func scenarioStart(flag string, now time.Time) (time.Time, error) {
 		return t.UTC().Truncate(24 * time.Hour), nil
 	}
 	return t.UTC().Truncate(time.Minute), nil
-}
-
-// historyWriter is what writing history needs of the store.
-type historyWriter interface {
-	WritePolls(ctx context.Context, polls []*store.Poll) (int, error)
-	RefreshRollups(ctx context.Context) (store.RollupResult, error)
-}
-
-// historyStats counts what writeHistory wrote.
-type historyStats struct {
-	Polls, Failed, Samples int64
-	Hours                  int
-}
-
-// historyBatch is how many rounds writeHistory writes per statement batch.
-const historyBatch = 2000
-
-// writeHistory generates the model's history over [from, to) and writes
-// it, then brings the rollups up to date. progress, when not nil, gets the
-// fraction done now and then.
-func writeHistory(ctx context.Context, w historyWriter, m *scenario.Model, from, to time.Time, progress func(string)) (historyStats, error) {
-	var st historyStats
-	var batch []*store.Poll
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if _, err := w.WritePolls(ctx, batch); err != nil {
-			return fmt.Errorf("write history: %w", err)
-		}
-		batch = batch[:0]
-		return nil
-	}
-	span := to.Sub(from)
-	last := time.Time{}
-	err := m.History(from, to, m.PollInterval(), func(round []*store.Poll) error {
-		for _, p := range round {
-			st.Polls++
-			if !p.OK {
-				st.Failed++
-			}
-			st.Samples += int64(p.PartitionCount())
-		}
-		batch = append(batch, round...)
-		if len(batch) < historyBatch {
-			return nil
-		}
-		if progress != nil && time.Since(last) > time.Second {
-			last = time.Now()
-			progress(fmt.Sprintf("generating history: %3.0f%%", 100*float64(round[0].SampledAt.Sub(from))/float64(span)))
-		}
-		return flush()
-	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		return st, err
-	}
-	for {
-		if progress != nil {
-			progress(fmt.Sprintf("computing hourly and daily rollups: %d hours done", st.Hours))
-		}
-		res, err := w.RefreshRollups(ctx)
-		if err != nil {
-			return st, fmt.Errorf("refresh rollups: %w", err)
-		}
-		st.Hours += res.Hours
-		if res.Pending == 0 || res.Hours == 0 {
-			return st, nil
-		}
-	}
 }
 
 // statusLine rewrites one line of progress on a terminal, and prints

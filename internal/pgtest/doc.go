@@ -10,6 +10,7 @@
 //	url := pgtest.URL(t)            // migrated database, dropped at cleanup
 //	pool, url := pgtest.Pool(t)     // the same plus a pgxpool.Pool
 //	url := pgtest.EmptyURL(t)       // database without migrations
+//	url := pgtest.Shared(t, key, fill) // filled once per binary; read only
 //
 // The first request in a test binary finds a server, trying in order:
 //

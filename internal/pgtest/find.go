@@ -181,6 +181,9 @@ func teardown(ctx context.Context) error {
 		return nil
 	}
 	var errs []error
+	if srv.external {
+		errs = append(errs, dropShared(ctx, srv)...)
+	}
 	if srv.external && srv.tmplName != "" {
 		if err := srv.dropDatabase(ctx, srv.tmplName); err != nil {
 			errs = append(errs, err)

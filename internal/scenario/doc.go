@@ -27,5 +27,6 @@
 // # Imports
 //
 // It may import the standard library, internal/alisim, internal/strictyaml
-// and lagtrail/store (for the Poll type only).
+// and lagtrail/store (for its Poll type, and the writer WriteHistory
+// fills).
 package scenario

@@ -1,0 +1,13 @@
+// Package scenariotest gives tests a database holding the generated
+// history of a bundled scenario (examples/scenarios), with its rollups up
+// to date, and the model that generated it, so that a test can check what
+// lagtrail finds against what the scenario did.
+//
+// Each scenario and span is generated once per test binary into a database
+// shared by the tests that ask for it (pgtest.Shared); tests must only read
+// it.
+//
+// It may import the standard library, lagtrail/examples,
+// lagtrail/internal/scenario, lagtrail/internal/pgtest and lagtrail/store.
+// Only test code may import it.
+package scenariotest

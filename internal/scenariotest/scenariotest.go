@@ -1,0 +1,74 @@
+package scenariotest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lagtrail/lagtrail/examples"
+	"github.com/lagtrail/lagtrail/internal/pgtest"
+	"github.com/lagtrail/lagtrail/internal/scenario"
+	"github.com/lagtrail/lagtrail/store"
+)
+
+// History is a bundled scenario's generated history in a database.
+type History struct {
+	// URL is the database's postgres:// URL. Read it only.
+	URL string
+	// Model generated the history; ask it what really happened.
+	Model *scenario.Model
+	// From and To delimit the generated history: [From, To).
+	From, To time.Time
+}
+
+var (
+	modelsMu sync.Mutex
+	models   = map[string]*scenario.Model{}
+)
+
+// Model returns the model of bundled scenario name starting at start, made
+// once per test binary.
+func Model(t testing.TB, name string, start time.Time) *scenario.Model {
+	t.Helper()
+	key := name + "@" + start.UTC().Format(time.RFC3339)
+	modelsMu.Lock()
+	defer modelsMu.Unlock()
+	if m, ok := models[key]; ok {
+		return m
+	}
+	data, err := examples.Scenario(name)
+	if err != nil {
+		t.Fatalf("scenariotest: %v", err)
+	}
+	s, err := scenario.Parse(data)
+	if err != nil {
+		t.Fatalf("scenariotest: parse %s: %v", name, err)
+	}
+	m, err := scenario.New(s, start.UTC())
+	if err != nil {
+		t.Fatalf("scenariotest: model %s: %v", name, err)
+	}
+	models[key] = m
+	return m
+}
+
+// Generate returns a database holding the history of bundled scenario name
+// from start for the given span, generated once per test binary.
+func Generate(t testing.TB, name string, start time.Time, span time.Duration) History {
+	t.Helper()
+	m := Model(t, name, start)
+	h := History{Model: m, From: start.UTC(), To: start.UTC().Add(span)}
+	key := fmt.Sprintf("%s %s %s", name, h.From.Format("20060102T1504"), span)
+	h.URL = pgtest.Shared(t, key, func(ctx context.Context, url string) error {
+		st, err := store.Open(ctx, store.Config{DatabaseURL: url}, nil)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		_, err = m.WriteHistory(ctx, st, h.From, h.To, nil)
+		return err
+	})
+	return h
+}
