@@ -80,4 +80,3 @@ func (m *Model) WriteHistory(ctx context.Context, w HistoryWriter, from, to time
 		}
 	}
 }
-
