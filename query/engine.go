@@ -37,6 +37,8 @@ type Source interface {
 	RollupBuckets(ctx context.Context, q store.AggregateQuery) ([]store.BucketAggregate, error)
 	Events(ctx context.Context, q store.AggregateQuery) ([]store.Event, error)
 	PartitionStates(ctx context.Context, q store.AggregateQuery) ([]store.PartitionState, error)
+	ReadPolls(ctx context.Context, r store.Range) ([]store.PollRecord, error)
+	ReadRebalances(ctx context.Context, r store.Range) ([]store.RebalanceRecord, error)
 }
 
 // DefaultLookback is Config.Lookback's default.
