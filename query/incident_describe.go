@@ -90,13 +90,14 @@ func describe1(rep *IncidentReport, ep Episode, parts []partitionView, cfg Detec
 		inc.DrainTime = r.Sub(inc.Peak)
 		end = r
 	}
-	inc.Cause = causeOf(rep, ep)
 	inc.Affected, inc.Unaffected = affected(rep, parts, inc.Start, end, cfg)
+	inc.Cause = causeOf(rep, ep, inc.Affected)
 	inc.Timeline = timeline(rep, ep, inc, end)
 	return inc
 }
 
-// rateOver sums a series' counts over the intervals ending in (from, to].
+// rateOver returns the production and consumption rates of a series over
+// the intervals ending in (from, to].
 func rateOver(s []SeriesPoint, from, to time.Time) (produce, consume *float64) {
 	var c, cs, p, ps float64
 	for _, pt := range s {
@@ -115,27 +116,58 @@ func rateOver(s []SeriesPoint, from, to time.Time) (produce, consume *float64) {
 	return produce, consume
 }
 
-// causeOf compares production and consumption in the CauseWindow before
-// the start with those after it, up to the peak.
-func causeOf(rep *IncidentReport, ep Episode) Cause {
+// ratesOf returns the production and consumption rates over (from, to] of
+// the group when every partition is affected, else the sums of the
+// affected partitions' rates.
+func ratesOf(rep *IncidentReport, aff []PartitionImpact, from, to time.Time) (produce, consume *float64) {
+	if len(aff) == 0 || len(aff) == len(rep.Partitions) {
+		return rateOver(rep.Series, from, to)
+	}
+	var p, c float64
+	var pk, ck bool
+	for _, ps := range rep.Partitions {
+		if !slices.ContainsFunc(aff, func(a PartitionImpact) bool { return a.PartitionRef == ps.PartitionRef }) {
+			continue
+		}
+		pr, cr := rateOver(ps.Points, from, to)
+		if pr != nil {
+			p, pk = p+*pr, true
+		}
+		if cr != nil {
+			c, ck = c+*cr, true
+		}
+	}
+	if pk {
+		produce = &p
+	}
+	if ck {
+		consume = &c
+	}
+	return produce, consume
+}
+
+// causeOf compares production and consumption of the affected partitions
+// in the CauseWindow before the start with those after it, up to the
+// peak.
+func causeOf(rep *IncidentReport, ep Episode, aff []PartitionImpact) Cause {
 	s := rep.Series
 	start := s[ep.Start].At
 	w := max(CauseWindow, 10*rep.PollInterval)
 	var c Cause
-	c.ProduceBefore, c.ConsumeBefore = rateOver(s, start.Add(-w), start)
+	c.ProduceBefore, c.ConsumeBefore = ratesOf(rep, aff, start.Add(-w), start)
 	afterEnd := start.Add(w)
 	if pk := s[ep.Peak].At; pk.After(start) && pk.Before(afterEnd) {
 		afterEnd = pk
 	}
-	c.ProduceAfter, c.ConsumeAfter = rateOver(s, start, afterEnd)
+	c.ProduceAfter, c.ConsumeAfter = ratesOf(rep, aff, start, afterEnd)
 	detected := s[ep.Detected].At
 	for _, ev := range rep.Events {
 		if ev.To.After(start) && !ev.To.After(detected) {
 			switch ev.Kind {
 			case store.EventRewind:
 				c.Kind = CauseRewind
-				c.Text = fmt.Sprintf("the consumer offset went back %d messages on %s between %s and %s",
-					ev.ConsumerFrom-ev.ConsumerTo, partitionsText(ev.Topic, ev.Partitions), fmtClock(ev.From), fmtClock(ev.To))
+				c.Text = fmt.Sprintf("the consumer offset went back %s messages on %s between %s and %s",
+					fmtCount(ev.ConsumerFrom-ev.ConsumerTo), partitionsText(ev.Topic, ev.Partitions), fmtClock(ev.From), fmtClock(ev.To))
 				return c
 			case store.EventResetToLatest:
 				c.Kind = CauseReset
@@ -152,7 +184,11 @@ func causeOf(rep *IncidentReport, ep Episode) Cause {
 	pb, cb, pa, ca := *c.ProduceBefore, *c.ConsumeBefore, *c.ProduceAfter, *c.ConsumeAfter
 	dropped := ca < 0.5*cb
 	rose := pa > 1.3*pb && pa > ca
-	rates := fmt.Sprintf("production %s → %s, consumption %s → %s", fmtRate(pb), fmtRate(pa), fmtRate(cb), fmtRate(ca))
+	where := ""
+	if len(aff) > 0 && len(aff) < len(rep.Partitions) {
+		where = fmt.Sprintf(" on the %d affected partitions", len(aff))
+	}
+	rates := fmt.Sprintf("production %s → %s, consumption %s → %s%s", fmtRate(pb), fmtRate(pa), fmtRate(cb), fmtRate(ca), where)
 	switch {
 	case dropped && rose:
 		c.Kind, c.Text = CauseBoth, "production rose and consumption dropped: "+rates
