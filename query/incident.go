@@ -75,9 +75,12 @@ type Incident struct {
 	// not recovered by the range's end.
 	Recovered *time.Time `json:"recovered"`
 	// RecoveryTime is Recovered - Start; DrainTime Recovered - Peak. Zero
-	// when not recovered.
-	RecoveryTime time.Duration `json:"recovery_seconds"`
-	DrainTime    time.Duration `json:"drain_seconds"`
+	// when not recovered. RecoverySeconds and DrainSeconds are the same in
+	// seconds, for JSON.
+	RecoveryTime    time.Duration `json:"-"`
+	DrainTime       time.Duration `json:"-"`
+	RecoverySeconds float64       `json:"recovery_seconds"`
+	DrainSeconds    float64       `json:"drain_seconds"`
 	// Cause compares production and consumption around the start.
 	Cause Cause `json:"cause"`
 	// Affected are the partitions whose lag was elevated, or that broke or
@@ -155,7 +158,8 @@ type Rebalance struct {
 	Inferred   bool          `json:"inferred"`
 	Generation int64         `json:"generation,omitempty"`
 	Reason     string        `json:"reason,omitempty"`
-	Duration   time.Duration `json:"duration_ms,omitempty"`
+	Duration   time.Duration `json:"-"`
+	DurationMs int64         `json:"duration_ms,omitempty"`
 	Success    bool          `json:"success"`
 }
 
@@ -186,13 +190,18 @@ type PollGap struct {
 
 // IncidentReport is the answer to an IncidentRequest.
 type IncidentReport struct {
-	Group    store.GroupRef `json:"group"`
-	Topic    string         `json:"topic,omitempty"`
-	From     time.Time      `json:"from"`
-	To       time.Time      `json:"to"`
-	Baseline time.Duration  `json:"baseline_seconds"`
+	Group store.GroupRef `json:"group"`
+	Topic string         `json:"topic,omitempty"`
+	From  time.Time      `json:"from"`
+	To    time.Time      `json:"to"`
+	// Baseline is how much history before From was read as normal.
+	Baseline time.Duration `json:"-"`
 	// PollInterval is the median interval between successful polls.
-	PollInterval time.Duration `json:"poll_interval_seconds"`
+	PollInterval time.Duration `json:"-"`
+	// BaselineSeconds and PollIntervalSeconds are the same in seconds,
+	// for JSON.
+	BaselineSeconds     float64 `json:"baseline_seconds"`
+	PollIntervalSeconds float64 `json:"poll_interval_seconds"`
 	// PollsPerPoint is 1 unless the range held more than store.MaxBuckets
 	// polls; then each point is the last of that many polls and peaks are
 	// those points' peaks.
@@ -266,6 +275,7 @@ func (e *Engine) Incident(ctx context.Context, req IncidentRequest) (*IncidentRe
 		return nil, fmt.Errorf("incident: %w", err)
 	}
 	rep.PollInterval = MedianInterval(timePoints(times))
+	rep.BaselineSeconds, rep.PollIntervalSeconds = rep.Baseline.Seconds(), rep.PollInterval.Seconds()
 	// Statuses at every point in the range.
 	var inRange []time.Time
 	for _, t := range edges[:len(edges)-1] {

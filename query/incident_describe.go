@@ -88,6 +88,7 @@ func describe1(rep *IncidentReport, ep Episode, parts []partitionView, cfg Detec
 		inc.Recovered = &r
 		inc.RecoveryTime = r.Sub(inc.Start)
 		inc.DrainTime = r.Sub(inc.Peak)
+		inc.RecoverySeconds, inc.DrainSeconds = inc.RecoveryTime.Seconds(), inc.DrainTime.Seconds()
 		end = r
 	}
 	inc.Affected, inc.Unaffected = affected(rep, parts, inc.Start, end, cfg)
@@ -280,9 +281,9 @@ func timeline(rep *IncidentReport, ep Episode, inc Incident, end time.Time) []Ti
 	add(inc.Detected, TimelineElevated, "lag %s passed the elevated threshold %s", fmtCount(s[ep.Detected].Lag), fmtCount(int64(el[0])))
 	prev := StatusNoData
 	for _, iv := range rep.Statuses {
-		if iv.Status != prev && iv.To.After(from) && !iv.From.After(end) {
+		if iv.Status != prev && in(iv.From) {
 			if iv.Status > StatusOK {
-				add(iv.From, TimelineStatus, "status %s on %s: %s", iv.Status, JoinPartitions(iv.Partitions), iv.Reason)
+				add(iv.From, TimelineStatus, "status %s on %s: %s", iv.Status, ShortPartitions(iv.Partitions), iv.Reason)
 			} else if prev > StatusOK {
 				add(iv.From, TimelineStatus, "status %s", iv.Status)
 			}
@@ -323,7 +324,7 @@ func timeline(rep *IncidentReport, ep Episode, inc Incident, end time.Time) []Ti
 	}
 	if inc.Recovered != nil {
 		add(*inc.Recovered, TimelineRecovered, "lag back to normal (%s): %s after it began to grow, %s after the peak",
-			fmtCount(s[ep.End].Lag), inc.RecoveryTime, inc.DrainTime)
+			fmtCount(s[ep.End].Lag), inc.RecoveryTime.Round(time.Second), inc.DrainTime.Round(time.Second))
 	} else {
 		add(rep.To, TimelineNotRecovered, "not recovered by the end of the range (lag %s at the last poll)", fmtCount(s[len(s)-1].Lag))
 	}
@@ -342,7 +343,7 @@ func recordedRebalances(rebs []store.RebalanceRecord, from, to time.Time) []Reba
 			continue
 		}
 		out = append(out, Rebalance{At: at, Generation: r.Generation, Reason: r.Reason,
-			Duration: time.Duration(r.DurationMs) * time.Millisecond, Success: r.Success})
+			Duration: time.Duration(r.DurationMs) * time.Millisecond, DurationMs: r.DurationMs, Success: r.Success})
 	}
 	return out
 }
@@ -450,14 +451,48 @@ func pollFailures(polls []store.PollRecord, from, to time.Time) PollFailures {
 }
 
 func partitionsText(topic string, ps []int32) string {
-	if len(ps) == 1 {
-		return fmt.Sprintf("%s/%d", topic, ps[0])
-	}
-	s := make([]string, len(ps))
+	refs := make([]PartitionRef, len(ps))
 	for i, p := range ps {
-		s[i] = fmt.Sprint(p)
+		refs[i] = PartitionRef{Topic: topic, Partition: p}
 	}
-	return fmt.Sprintf("%s partitions %s", topic, strings.Join(s, ","))
+	return ShortPartitions(refs)
+}
+
+// ShortPartitions writes partitions compactly, runs as ranges:
+// "payments/0-7", "orders/1,3 payments/2".
+func ShortPartitions(ps []PartitionRef) string {
+	sorted := slices.Clone(ps)
+	slices.SortFunc(sorted, func(a, b PartitionRef) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	var b strings.Builder
+	for i := 0; i < len(sorted); {
+		topic := sorted[i].Topic
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(topic + "/")
+		first := true
+		for i < len(sorted) && sorted[i].Topic == topic {
+			j := i
+			for j+1 < len(sorted) && sorted[j+1].Topic == topic && sorted[j+1].Partition == sorted[j].Partition+1 {
+				j++
+			}
+			if !first {
+				b.WriteByte(',')
+			}
+			first = false
+			if j > i+1 {
+				fmt.Fprintf(&b, "%d-%d", sorted[i].Partition, sorted[j].Partition)
+			} else if j == i+1 {
+				fmt.Fprintf(&b, "%d,%d", sorted[i].Partition, sorted[j].Partition)
+			} else {
+				fmt.Fprintf(&b, "%d", sorted[i].Partition)
+			}
+			i = j + 1
+		}
+	}
+	return b.String()
 }
 
 func fmtClock(t time.Time) string { return t.UTC().Format("15:04:05") }
@@ -479,4 +514,4 @@ func fmtCount(n int64) string {
 
 func fmtRate(v float64) string { return fmt.Sprintf("%.1f/s", v) }
 
-func fmtSeconds(v float64) string { return (time.Duration(v*1000) * time.Millisecond).String() }
+func fmtSeconds(v float64) string { return (time.Duration(v) * time.Second).String() }

@@ -79,3 +79,28 @@ func TestNormalFrom(t *testing.T) {
 		t.Errorf("from nothing: %+v", n)
 	}
 }
+
+func TestShortPartitions(t *testing.T) {
+	t.Parallel()
+	p := func(topic string, n ...int32) []query.PartitionRef {
+		var out []query.PartitionRef
+		for _, x := range n {
+			out = append(out, query.PartitionRef{Topic: topic, Partition: x})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		in   []query.PartitionRef
+		want string
+	}{
+		{nil, ""},
+		{p("a", 3), "a/3"},
+		{p("a", 7, 6, 5, 4, 3, 2, 1, 0), "a/0-7"},
+		{p("a", 0, 1, 3, 5, 6, 7, 9), "a/0,1,3,5-7,9"},
+		{append(p("b", 2), p("a", 1, 3)...), "a/1,3 b/2"},
+	} {
+		if got := query.ShortPartitions(tc.in); got != tc.want {
+			t.Errorf("ShortPartitions(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -59,6 +59,21 @@ func (s Status) String() string {
 	return fmt.Sprintf("Status(%d)", int(s))
 }
 
+// MarshalText writes the status as String does, so that JSON carries
+// "STALL" rather than a number.
+func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a status as String writes it.
+func (s *Status) UnmarshalText(b []byte) error {
+	for v := StatusNoData; v <= StatusStop; v++ {
+		if v.String() == string(b) {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown status %q", b)
+}
+
 // Evaluate rates one partition from its state at the end of a window, and
 // says why in words. The rules, first match wins:
 //
@@ -95,8 +110,8 @@ func Evaluate(st store.PartitionState, window time.Duration) (Status, string) {
 
 // PartitionRef names a partition of a group.
 type PartitionRef struct {
-	Topic     string
-	Partition int32
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
 }
 
 // String returns "topic/partition".
@@ -104,15 +119,16 @@ func (p PartitionRef) String() string { return fmt.Sprintf("%s/%d", p.Topic, p.P
 
 // Interval is a stretch of a group's status timeline.
 type Interval struct {
-	Group    store.GroupRef
-	From, To time.Time
-	Status   Status
+	Group  store.GroupRef `json:"group"`
+	From   time.Time      `json:"from"`
+	To     time.Time      `json:"to"`
+	Status Status         `json:"status"`
 	// Partitions are the partitions at the group's status, for any status
 	// worse than OK.
-	Partitions []PartitionRef
+	Partitions []PartitionRef `json:"partitions"`
 	// Reason explains the status in words, from the interval's last
 	// evaluation of its first partition.
-	Reason string
+	Reason string `json:"reason"`
 }
 
 // StatusRequest asks for the status timeline of the selected groups.

@@ -246,17 +246,20 @@ const (
 // Event is a series break shared by one or more partitions of a topic
 // between the same two polls.
 type Event struct {
-	Group GroupRef
-	Topic string
-	Kind  string
+	Group GroupRef `json:"group"`
+	Topic string   `json:"topic"`
+	Kind  string   `json:"kind"`
 	// From and To are the times of the two samples the break lies between.
-	From, To time.Time
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
 	// Partitions are the partitions that broke, ascending.
-	Partitions []int32
+	Partitions []int32 `json:"partitions"`
 	// ConsumerFrom, ConsumerTo, BrokerFrom and BrokerTo are the offsets
 	// before and after, summed over Partitions.
-	ConsumerFrom, ConsumerTo int64
-	BrokerFrom, BrokerTo     int64
+	ConsumerFrom int64 `json:"consumer_from"`
+	ConsumerTo   int64 `json:"consumer_to"`
+	BrokerFrom   int64 `json:"broker_from"`
+	BrokerTo     int64 `json:"broker_to"`
 }
 
 // PartitionState is what a status evaluation needs to know about one

@@ -5,11 +5,11 @@ import "time"
 // GroupRef names one consumer group of one alikafka instance.
 type GroupRef struct {
 	// Region is the region id, e.g. cn-hangzhou.
-	Region string
+	Region string `json:"region"`
 	// InstanceID is the alikafka instance id.
-	InstanceID string
+	InstanceID string `json:"instance_id"`
 	// Group is the consumer group id (ConsumerId).
-	Group string
+	Group string `json:"group"`
 }
 
 // Poll is the outcome of one GetConsumerProgress attempt for one group. A
