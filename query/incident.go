@@ -15,6 +15,10 @@ const DefaultBaseline = time.Hour
 // every poll.
 const MaxIncidentRange = 14 * 24 * time.Hour
 
+// IncidentLookback is how much history before the baseline an incident
+// report reads as context for time lag estimates and reset detection.
+const IncidentLookback = time.Hour
+
 // IncidentRequest asks what happened to one group over [From, To).
 type IncidentRequest struct {
 	// Selection must name one group; Topic narrows the report to a topic.
@@ -256,6 +260,10 @@ func (e *Engine) Incident(ctx context.Context, req IncidentRequest) (*IncidentRe
 	edges, per := pollEdges(times, to, store.MaxBuckets)
 	rep.PollsPerPoint = per
 	q := e.aggregate(groups, req.Selection, store.LevelGroup, edges)
+	// The baseline is context enough: a longer lookback would double the
+	// work of a one-day report. Time lags of partitions whose consumer has
+	// been stuck since before it are lower bounds.
+	q.Lookback = IncidentLookback
 	aggs, err := e.src.Buckets(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("incident: %w", err)
@@ -286,7 +294,7 @@ func (e *Engine) Incident(ctx context.Context, req IncidentRequest) (*IncidentRe
 	if len(inRange) > 0 {
 		sq := e.aggregate(groups, req.Selection, store.LevelPartition, append(inRange, to))
 		sq.Window = req.StatusWindow
-		sq.Lookback = max(sq.Lookback, req.StatusWindow)
+		sq.Lookback = max(IncidentLookback, req.StatusWindow)
 		states, err := e.src.PartitionStates(ctx, sq)
 		if err != nil {
 			return nil, fmt.Errorf("incident: %w", err)
