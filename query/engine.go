@@ -39,6 +39,9 @@ type Source interface {
 	PartitionStates(ctx context.Context, q store.AggregateQuery) ([]store.PartitionState, error)
 	ReadPolls(ctx context.Context, r store.Range) ([]store.PollRecord, error)
 	ReadRebalances(ctx context.Context, r store.Range) ([]store.RebalanceRecord, error)
+	CapacityProfiles(ctx context.Context, q store.CapacityQuery) ([]store.CapacityProfile, error)
+	CapacityWeek(ctx context.Context, g store.GroupRef, from, to time.Time) ([]store.CapacityCell, error)
+	CapacityHours(ctx context.Context, g store.GroupRef, from, to time.Time) ([]store.CapacityHour, error)
 }
 
 // DefaultLookback is Config.Lookback's default.
