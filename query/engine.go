@@ -42,6 +42,7 @@ type Source interface {
 	CapacityProfiles(ctx context.Context, q store.CapacityQuery) ([]store.CapacityProfile, error)
 	CapacityWeek(ctx context.Context, g store.GroupRef, from, to time.Time) ([]store.CapacityCell, error)
 	CapacityHours(ctx context.Context, g store.GroupRef, from, to time.Time) ([]store.CapacityHour, error)
+	Top(ctx context.Context, q store.TopQuery) ([]store.TopRow, error)
 }
 
 // DefaultLookback is Config.Lookback's default.

@@ -12,13 +12,14 @@ const (
       last_broker_offset = excluded.last_broker_offset, last_consumer_offset = excluded.last_consumer_offset,
       lag_min = excluded.lag_min, lag_max = excluded.lag_max, lag_sum = excluded.lag_sum,
       time_lag_max_ms = excluded.time_lag_max_ms, consumed = excluded.consumed, consumed_s = excluded.consumed_s,
-      produced = excluded.produced, produced_s = excluded.produced_s`
+      produced = excluded.produced, produced_s = excluded.produced_s, stalled_s = excluded.stalled_s`
 	groupRollupSet = `
       polls = excluded.polls, first_at = excluded.first_at, last_at = excluded.last_at,
       lag_first = excluded.lag_first, lag_last = excluded.lag_last, lag_min = excluded.lag_min,
       lag_max = excluded.lag_max, lag_sum = excluded.lag_sum, time_lag_max_ms = excluded.time_lag_max_ms,
       consumed = excluded.consumed, consumed_s = excluded.consumed_s, consume_rate = excluded.consume_rate,
-      produced = excluded.produced, produced_s = excluded.produced_s, produce_rate = excluded.produce_rate`
+      produced = excluded.produced, produced_s = excluded.produced_s, produce_rate = excluded.produce_rate,
+      stalled_s = excluded.stalled_s`
 )
 
 // rollupHourlySQL recomputes the hourly rollups of the groups $1 for the
@@ -26,13 +27,30 @@ const (
 // It runs seriesCTE and spreadCTE, the SQL of Buckets, so that an hourly
 // rollup holds exactly what Buckets computes for that hour:
 //
+//	ss  stalled seconds per partition and hour: the pairs k classifies ok
+//	    (no gap, no broker decrease) whose consumer offset is unchanged
+//	    while the lag at the earlier sample is above zero, each split over
+//	    the hours it overlaps as spreadCTE splits counts;
 //	st  sample statistics per partition and hour;
-//	ph  partition_hourly rows: st and pb joined;
+//	ph  partition_hourly rows: st, pb and ss joined (stalled_s is 0, not
+//	    NULL, where no pair stalled);
 //	ls  the group's lag at each poll; gl its statistics per hour;
 //	gr  the group's counts and rates per hour (sums over pb, as rb sums);
-//	gh  group_hourly rows.
+//	gs  the group's largest partition stalled seconds per hour;
+//	gh  group_hourly rows (stalled_s 0 where no partition stalled).
 var rollupHourlySQL = seriesCTE + `,
 ` + spreadCTE + `
+ss AS (
+  SELECT k.g, k.tp, k.p, o.bucket, sum(o.ov) AS stalled
+  FROM k CROSS JOIN e
+  CROSS JOIN LATERAL (
+    SELECT i AS bucket, extract(epoch FROM least(k.t, e.edges[i + 1]) - greatest(k.t0, e.edges[i])) AS ov
+    FROM generate_series(greatest(width_bucket(k.t0, e.edges), 1), least(width_bucket(k.t, e.edges), e.n)) AS i
+    OFFSET 0
+  ) o
+  WHERE k.cls = 'ok' AND k.c = k.c0 AND k.b0 > k.c0 AND k.t > e.edges[1] AND o.ov > 0
+  GROUP BY 1, 2, 3, 4
+),
 st AS (
   SELECT s.g, s.tp, s.p, width_bucket(s.t, e.edges) AS bucket,
          count(*) AS samples, min(s.t) AS first_at, max(s.t) AS last_at,
@@ -53,13 +71,15 @@ ph AS (
   INSERT INTO lagtrail.partition_hourly AS x (
       bucket, group_key, topic_key, partition, samples, first_at, last_at,
       first_broker_offset, first_consumer_offset, last_broker_offset, last_consumer_offset,
-      lag_min, lag_max, lag_sum, time_lag_max_ms, consumed, consumed_s, produced, produced_s)
+      lag_min, lag_max, lag_sum, time_lag_max_ms, consumed, consumed_s, produced, produced_s, stalled_s)
   SELECT e.edges[pk.bucket], pk.g, pk.tp, pk.p, coalesce(st.samples, 0), st.first_at, st.last_at,
          st.first_b, st.first_c, st.last_b, st.last_c,
-         st.lag_min, st.lag_max, st.lag_sum, st.tl_max, pb.consumed, pb.c_cov, pb.produced, pb.p_cov
+         st.lag_min, st.lag_max, st.lag_sum, st.tl_max, pb.consumed, pb.c_cov, pb.produced, pb.p_cov,
+         coalesce(ss.stalled, 0)
   FROM pkeys pk CROSS JOIN e
   LEFT JOIN st ON (st.g, st.tp, st.p, st.bucket) = (pk.g, pk.tp, pk.p, pk.bucket)
   LEFT JOIN pb ON (pb.g, pb.tp, pb.p, pb.bucket) = (pk.g, pk.tp, pk.p, pk.bucket)
+  LEFT JOIN ss ON (ss.g, ss.tp, ss.p, ss.bucket) = (pk.g, pk.tp, pk.p, pk.bucket)
   ORDER BY pk.g, pk.bucket, pk.tp, pk.p
   ON CONFLICT (group_key, bucket, topic_key, partition) DO UPDATE SET
 ` + partitionRollupSet + `
@@ -86,20 +106,24 @@ gr AS (
          sum(pb.produced) AS produced, max(pb.p_cov) AS p_cov, sum(pb.produced / nullif(pb.p_cov, 0)) AS p_rate
   FROM pb GROUP BY 1, 2
 ),
+gs AS (
+  SELECT ss.g, ss.bucket, max(ss.stalled) AS stalled FROM ss GROUP BY 1, 2
+),
 gkeys AS (
   SELECT g, bucket FROM gl UNION SELECT g, bucket FROM gr
 ),
 gh AS (
   INSERT INTO lagtrail.group_hourly AS x (
       bucket, group_key, polls, first_at, last_at, lag_first, lag_last, lag_min, lag_max, lag_sum,
-      time_lag_max_ms, consumed, consumed_s, consume_rate, produced, produced_s, produce_rate)
+      time_lag_max_ms, consumed, consumed_s, consume_rate, produced, produced_s, produce_rate, stalled_s)
   SELECT e.edges[gk.bucket], gk.g, coalesce(gl.polls, 0), gl.first_at, gl.last_at, gl.lag_first, gl.lag_last,
          gl.lag_min, gl.lag_max, gl.lag_sum, gt.tl_max,
-         gr.consumed, gr.c_cov, gr.c_rate, gr.produced, gr.p_cov, gr.p_rate
+         gr.consumed, gr.c_cov, gr.c_rate, gr.produced, gr.p_cov, gr.p_rate, coalesce(gs.stalled, 0)
   FROM gkeys gk CROSS JOIN e
   LEFT JOIN gl ON (gl.g, gl.bucket) = (gk.g, gk.bucket)
   LEFT JOIN gt ON (gt.g, gt.bucket) = (gk.g, gk.bucket)
   LEFT JOIN gr ON (gr.g, gr.bucket) = (gk.g, gk.bucket)
+  LEFT JOIN gs ON (gs.g, gs.bucket) = (gk.g, gk.bucket)
   ORDER BY gk.g, gk.bucket
   ON CONFLICT (group_key, bucket) DO UPDATE SET
 ` + groupRollupSet + `
@@ -108,16 +132,17 @@ gh AS (
 SELECT (SELECT count(*) FROM ph) AS partition_rows, (SELECT count(*) FROM gh) AS group_rows`
 
 // rollupDailySQL recomputes the daily rollups of the groups $1 for the UTC
-// days in [$2, $3) by adding up their hourly rollups: counts and sums
-// exactly, first values from the first hour with samples, last values from
-// the last. Group rates are summed over the partitions' daily rates, as
+// days in [$2, $3) by adding up their hourly rollups: counts, sums and
+// stalled seconds exactly, first values from the first hour with samples,
+// last values from the last. A group's stalled_s is its largest
+// partition's of the day. Group rates are summed over the partitions' daily rates, as
 // Buckets sums them over a day bucket.
 var rollupDailySQL = `
 WITH pd AS (
   INSERT INTO lagtrail.partition_daily AS x (
       bucket, group_key, topic_key, partition, samples, first_at, last_at,
       first_broker_offset, first_consumer_offset, last_broker_offset, last_consumer_offset,
-      lag_min, lag_max, lag_sum, time_lag_max_ms, consumed, consumed_s, produced, produced_s)
+      lag_min, lag_max, lag_sum, time_lag_max_ms, consumed, consumed_s, produced, produced_s, stalled_s)
   SELECT date_trunc('day', h.bucket, 'UTC'), h.group_key, h.topic_key, h.partition, sum(h.samples),
          min(h.first_at), max(h.last_at),
          (array_agg(h.first_broker_offset ORDER BY h.bucket) FILTER (WHERE h.samples > 0))[1],
@@ -125,19 +150,20 @@ WITH pd AS (
          (array_agg(h.last_broker_offset ORDER BY h.bucket DESC) FILTER (WHERE h.samples > 0))[1],
          (array_agg(h.last_consumer_offset ORDER BY h.bucket DESC) FILTER (WHERE h.samples > 0))[1],
          min(h.lag_min), max(h.lag_max), sum(h.lag_sum), max(h.time_lag_max_ms),
-         sum(h.consumed), sum(h.consumed_s), sum(h.produced), sum(h.produced_s)
+         sum(h.consumed), sum(h.consumed_s), sum(h.produced), sum(h.produced_s), sum(h.stalled_s)
   FROM lagtrail.partition_hourly h
   WHERE h.group_key = ANY($1::int[]) AND h.bucket >= $2::timestamptz AND h.bucket < $3::timestamptz
   GROUP BY 1, 2, 3, 4
   ORDER BY 2, 1, 3, 4
   ON CONFLICT (group_key, bucket, topic_key, partition) DO UPDATE SET
 ` + partitionRollupSet + `
-  RETURNING x.bucket, x.group_key, x.consumed, x.consumed_s, x.produced, x.produced_s
+  RETURNING x.bucket, x.group_key, x.consumed, x.consumed_s, x.produced, x.produced_s, x.stalled_s
 ),
 gr AS (
   SELECT pd.bucket, pd.group_key,
          sum(pd.consumed) AS consumed, max(pd.consumed_s) AS c_cov, sum(pd.consumed / nullif(pd.consumed_s, 0)) AS c_rate,
-         sum(pd.produced) AS produced, max(pd.produced_s) AS p_cov, sum(pd.produced / nullif(pd.produced_s, 0)) AS p_rate
+         sum(pd.produced) AS produced, max(pd.produced_s) AS p_cov, sum(pd.produced / nullif(pd.produced_s, 0)) AS p_rate,
+         max(pd.stalled_s) AS stalled
   FROM pd GROUP BY 1, 2
 ),
 gl AS (
@@ -154,10 +180,10 @@ gl AS (
 gd AS (
   INSERT INTO lagtrail.group_daily AS x (
       bucket, group_key, polls, first_at, last_at, lag_first, lag_last, lag_min, lag_max, lag_sum,
-      time_lag_max_ms, consumed, consumed_s, consume_rate, produced, produced_s, produce_rate)
+      time_lag_max_ms, consumed, consumed_s, consume_rate, produced, produced_s, produce_rate, stalled_s)
   SELECT coalesce(gl.bucket, gr.bucket), coalesce(gl.group_key, gr.group_key), coalesce(gl.polls, 0),
          gl.first_at, gl.last_at, gl.lag_first, gl.lag_last, gl.lag_min, gl.lag_max, gl.lag_sum, gl.tl_max,
-         gr.consumed, gr.c_cov, gr.c_rate, gr.produced, gr.p_cov, gr.p_rate
+         gr.consumed, gr.c_cov, gr.c_rate, gr.produced, gr.p_cov, gr.p_rate, gr.stalled
   FROM gl FULL JOIN gr ON (gr.bucket, gr.group_key) = (gl.bucket, gl.group_key)
   ORDER BY 2, 1
   ON CONFLICT (group_key, bucket) DO UPDATE SET
