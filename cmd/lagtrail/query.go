@@ -31,7 +31,7 @@ type queryFlags struct {
 
 func newQueryCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "query lag|rates|drain|status|events",
+		Use:   "query lag|rates|drain|status|events|top|skew",
 		Short: "Answer questions about the recorded history",
 		Long: `query reads the recorded history and computes, in PostgreSQL, what it means.
 
@@ -43,7 +43,7 @@ Times are RFC3339, "now", or relative to now: -24h, -90m, -7d.`,
 	}
 	cmd.AddCommand(
 		newQueryLagCmd(g), newQueryRatesCmd(g), newQueryDrainCmd(g),
-		newQueryStatusCmd(g), newQueryEventsCmd(g),
+		newQueryStatusCmd(g), newQueryEventsCmd(g), newQueryTopCmd(g), newQuerySkewCmd(g),
 	)
 	return cmd
 }
