@@ -17,6 +17,16 @@
 //     a sliding window; Timeline merges the group's worst status into
 //     intervals.
 //   - Events: each break with its partitions and offsets.
+//   - Top: every group ranked by lag, growth, time lag, time to drain or
+//     longest partition stall, from the hourly rollups in one query.
+//   - Skew: per partition shares of lag and rates, max/median ratios, hot
+//     and stuck partitions (SkewFrom).
+//   - CapacityReport: production profile and growth, observed capacity and
+//     its confidence, headroom, projection and a replayed worst burst, per
+//     group, from one aggregate over the hourly rollups.
+//   - Incident: every poll of one group over a range, the incidents in it
+//     (Episodes, against the Normal of the baseline before it) and what went
+//     with each: timeline, affected partitions, cause, failed polls.
 //
 // The counting rules, which the store's SQL applies and Increase states in
 // Go: a decrease (rewind, reset, recreated topic) or a gap longer than

@@ -33,6 +33,13 @@
 // and RollupBuckets answers exactly what Buckets answers for the same
 // buckets (TestRollupsAgreeWithRaw).
 //
+// Fleet queries read only the rollups: [Store.Top] ranks every group over
+// a window of hours (partition rollups only for groups with a stalled
+// hour), and [Store.CapacityProfiles] computes each group's production
+// percentiles, deseasonalised growth, observed capacity and replayed
+// backlog in one statement; [Store.CapacityWeek] and [Store.CapacityHours]
+// give one group's profile and hours for charts.
+//
 // Daily partitions are created ahead of time with [Store.EnsurePartitions]
 // (with the monthly partitions of the hourly rollups); a write that lands
 // on a day without a partition creates it and retries. [Store.Upkeep] also
