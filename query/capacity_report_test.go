@@ -3,7 +3,6 @@ package query_test
 import (
 	"errors"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/lagtrail/lagtrail/internal/pgtest"
 	"github.com/lagtrail/lagtrail/internal/scenario"
 	"github.com/lagtrail/lagtrail/internal/scenariotest"
 	"github.com/lagtrail/lagtrail/query"
@@ -275,15 +273,7 @@ func TestCapacityReportScenario(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	h := scenariotest.Generate(t, "capacity", capStart, 30*24*time.Hour)
-	st, err := store.Open(ctx, store.Config{DatabaseURL: h.URL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	e, err := query.New(st, query.Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, _ := engineOn(t, h.URL)
 	rep, err := e.CapacityReport(ctx, query.CapacityRequest{At: h.To, Window: 30 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -396,32 +386,10 @@ WHERE consumer_group = $1 AND bucket >= $2 AND bucket < $3 AND produce_rate IS N
 func TestCapacityReportProjection(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	data, err := os.ReadFile("testdata/capacity-growth.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := scenario.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := scenario.New(spec, capStart)
-	if err != nil {
-		t.Fatal(err)
-	}
 	to := capStart.Add(4 * capWeek)
-	_, url := pgtest.Pool(t)
-	st, err := store.Open(ctx, store.Config{DatabaseURL: url}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if _, err := m.WriteHistory(ctx, st, capStart, to, nil); err != nil {
-		t.Fatal(err)
-	}
-	e, err := query.New(st, query.Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := scenariotest.GenerateFile(t, "testdata/capacity-growth.yaml", capStart, 4*capWeek)
+	m := h.Model
+	e, _ := engineOn(t, h.URL)
 	rep, err := e.CapacityReport(ctx, query.CapacityRequest{At: to, Window: 4 * capWeek})
 	if err != nil {
 		t.Fatal(err)

@@ -1,15 +1,12 @@
 package query_test
 
 import (
-	"os"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/lagtrail/lagtrail/internal/pgtest"
-	"github.com/lagtrail/lagtrail/internal/scenario"
+	"github.com/lagtrail/lagtrail/internal/scenariotest"
 	"github.com/lagtrail/lagtrail/query"
-	"github.com/lagtrail/lagtrail/store"
 )
 
 // TestIncidentReportCases runs the incident report on
@@ -17,32 +14,10 @@ import (
 // production burst above capacity, and a quiet group.
 func TestIncidentReportCases(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile("testdata/incident-cases.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := scenario.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := scenario.New(s, scenarioStart)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := pgtest.URL(t)
-	st, err := store.Open(t.Context(), store.Config{DatabaseURL: url}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	end := scenarioStart.Add(5 * time.Hour)
-	if _, err := m.WriteHistory(t.Context(), st, scenarioStart, end, nil); err != nil {
-		t.Fatal(err)
-	}
-	e, err := query.New(st, query.Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := scenariotest.GenerateFile(t, "testdata/incident-cases.yaml", scenarioStart, 5*time.Hour)
+	m := h.Model
+	e, st := engineOn(t, h.URL)
 	from := scenarioStart.Add(90 * time.Minute)
 	report := func(group string) *query.IncidentReport {
 		rep, err := e.Incident(t.Context(), query.IncidentRequest{Selection: query.Selection{Group: group}, From: from, To: end})

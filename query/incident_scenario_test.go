@@ -21,15 +21,7 @@ const week = 7 * 24 * time.Hour
 func openScenario(t *testing.T, name string) (*query.Engine, *store.Store, scenariotest.History) {
 	t.Helper()
 	h := scenariotest.Generate(t, name, scenarioStart, week)
-	st, err := store.Open(t.Context(), store.Config{DatabaseURL: h.URL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	e, err := query.New(st, query.Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, st := engineOn(t, h.URL)
 	return e, st, h
 }
 

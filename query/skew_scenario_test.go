@@ -3,13 +3,11 @@ package query_test
 import (
 	"errors"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/lagtrail/lagtrail/internal/pgtest"
 	"github.com/lagtrail/lagtrail/internal/scenario"
 	"github.com/lagtrail/lagtrail/internal/scenariotest"
 	"github.com/lagtrail/lagtrail/query"
@@ -22,15 +20,7 @@ var skewStart = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
 
 func skewEngine(t *testing.T, url string) *query.Engine {
 	t.Helper()
-	st, err := store.Open(t.Context(), store.Config{DatabaseURL: url}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	e, err := query.New(st, query.Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, _ := engineOn(t, url)
 	return e
 }
 
@@ -196,28 +186,9 @@ func checkClicks(t *testing.T, s *query.Skew) {
 // them by about 08:00; audit-reader stalls whole at the same time.
 func TestSkewStuck(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile("testdata/skew-stall.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	scn, err := scenario.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := scenario.New(scn, skewStart)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := pgtest.URL(t)
-	st, err := store.Open(t.Context(), store.Config{DatabaseURL: url}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := m.WriteHistory(t.Context(), st, skewStart, skewStart.Add(11*time.Hour), nil); err != nil {
-		t.Fatal(err)
-	}
-	e := skewEngine(t, url)
+	h := scenariotest.GenerateFile(t, "testdata/skew-stall.yaml", skewStart, 11*time.Hour)
+	m := h.Model
+	e := skewEngine(t, h.URL)
 	hm := func(h, min int) time.Time {
 		return skewStart.Add(time.Duration(h)*time.Hour + time.Duration(min)*time.Minute)
 	}

@@ -25,15 +25,7 @@ func topDay(d int, hm time.Duration) time.Time { return topStart.AddDate(0, 0, d
 func topScenario(t *testing.T, name string, span time.Duration) (*query.Engine, *store.Store, scenariotest.History) {
 	t.Helper()
 	h := scenariotest.Generate(t, name, topStart, span)
-	st, err := store.Open(t.Context(), store.Config{DatabaseURL: h.URL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	e, err := query.New(st, query.Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, st := engineOn(t, h.URL)
 	return e, st, h
 }
 

@@ -3,6 +3,7 @@ package scenariotest
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -70,5 +71,34 @@ func Generate(t testing.TB, name string, start time.Time, span time.Duration) Hi
 		_, err = m.WriteHistory(ctx, st, h.From, h.To, nil)
 		return err
 	})
+	return h
+}
+
+// GenerateFile writes the history of the scenario file at path (a test's
+// own, e.g. under testdata/) from start for the given span into a fresh
+// database of the test's own, and returns it.
+func GenerateFile(t testing.TB, path string, start time.Time, span time.Duration) History {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("scenariotest: %v", err)
+	}
+	s, err := scenario.Parse(data)
+	if err != nil {
+		t.Fatalf("scenariotest: parse %s: %v", path, err)
+	}
+	m, err := scenario.New(s, start.UTC())
+	if err != nil {
+		t.Fatalf("scenariotest: model %s: %v", path, err)
+	}
+	h := History{URL: pgtest.URL(t), Model: m, From: start.UTC(), To: start.UTC().Add(span)}
+	st, err := store.Open(t.Context(), store.Config{DatabaseURL: h.URL}, nil)
+	if err != nil {
+		t.Fatalf("scenariotest: %v", err)
+	}
+	defer st.Close()
+	if _, err := m.WriteHistory(t.Context(), st, h.From, h.To, nil); err != nil {
+		t.Fatalf("scenariotest: write %s: %v", path, err)
+	}
 	return h
 }
