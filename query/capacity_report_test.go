@@ -19,9 +19,6 @@ import (
 
 const capWeek = 7 * 24 * time.Hour
 
-// capStart is the capacity scenarios' time zero, a Monday.
-var capStart = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
-
 func TestCapacityConfidence(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -131,7 +128,7 @@ func TestDrainAfterBurst(t *testing.T) {
 
 func TestCapacityRequestValidate(t *testing.T) {
 	t.Parallel()
-	at := capStart.Add(30 * 24 * time.Hour)
+	at := scenariotest.Monday.Add(30 * 24 * time.Hour)
 	part := int32(0)
 	for _, c := range []struct {
 		name string
@@ -168,15 +165,15 @@ func TestCapacityOf(t *testing.T) {
 	t.Parallel()
 	f := func(v float64) *float64 { return &v }
 	tm := func(t time.Time) *time.Time { return &t }
-	peakAt := capStart.Add(21*24*time.Hour + 14*time.Hour)
+	peakAt := scenariotest.Monday.Add(21*24*time.Hour + 14*time.Hour)
 	base := store.CapacityProfile{
 		Group: store.GroupRef{Group: "g"}, Hours: 672,
 		ProduceMean: f(400), ProduceP50: f(380), ProduceP95: f(560), ProduceP99: f(620), ProduceMax: f(1300),
-		SeasonHours: 168, FitHours: 672, FitMean: f(400), FitAt: tm(capStart.Add(14 * 24 * time.Hour)),
+		SeasonHours: 168, FitHours: 672, FitMean: f(400), FitAt: tm(scenariotest.Monday.Add(14 * 24 * time.Hour)),
 		GrowthPerWeek: f(20), ConsumeMax: f(720),
 		WeeklyPeak: f(620), WeeklyPeakAt: tm(peakAt),
-		ReplayRate: f(720), WorstBacklog: f(6e6), WorstBacklogAt: tm(capStart.Add(15*24*time.Hour + 6*time.Hour)),
-		DrainedAt: tm(capStart.Add(15*24*time.Hour + 9*time.Hour + 48*time.Minute)),
+		ReplayRate: f(720), WorstBacklog: f(6e6), WorstBacklogAt: tm(scenariotest.Monday.Add(15*24*time.Hour + 6*time.Hour)),
+		DrainedAt: tm(scenariotest.Monday.Add(15*24*time.Hour + 9*time.Hour + 48*time.Minute)),
 	}
 	observed := base
 	observed.BackloggedHours, observed.BackloggedDays, observed.Capacity = 6, 2, f(720)
@@ -272,7 +269,7 @@ func groupByName(t *testing.T, rep *query.CapacityReport, name string) query.Gro
 func TestCapacityReportScenario(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	h := scenariotest.Generate(t, "capacity", capStart, 30*24*time.Hour)
+	h := scenariotest.Generate(t, "capacity", scenariotest.Monday, 30*24*time.Hour)
 	e, _ := engineOn(t, h.URL)
 	rep, err := e.CapacityReport(ctx, query.CapacityRequest{At: h.To, Window: 30 * 24 * time.Hour})
 	if err != nil {
@@ -386,8 +383,8 @@ WHERE consumer_group = $1 AND bucket >= $2 AND bucket < $3 AND produce_rate IS N
 func TestCapacityReportProjection(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	to := capStart.Add(4 * capWeek)
-	h := scenariotest.GenerateFile(t, "testdata/capacity-growth.yaml", capStart, 4*capWeek)
+	to := scenariotest.Monday.Add(4 * capWeek)
+	h := scenariotest.GenerateFile(t, "testdata/capacity-growth.yaml", scenariotest.Monday, 4*capWeek)
 	m := h.Model
 	e, _ := engineOn(t, h.URL)
 	rep, err := e.CapacityReport(ctx, query.CapacityRequest{At: to, Window: 4 * capWeek})

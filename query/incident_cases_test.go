@@ -14,11 +14,11 @@ import (
 // production burst above capacity, and a quiet group.
 func TestIncidentReportCases(t *testing.T) {
 	t.Parallel()
-	end := scenarioStart.Add(5 * time.Hour)
-	h := scenariotest.GenerateFile(t, "testdata/incident-cases.yaml", scenarioStart, 5*time.Hour)
+	end := scenariotest.Monday.Add(5 * time.Hour)
+	h := scenariotest.GenerateFile(t, "testdata/incident-cases.yaml", scenariotest.Monday, 5*time.Hour)
 	m := h.Model
 	e, st := engineOn(t, h.URL)
-	from := scenarioStart.Add(90 * time.Minute)
+	from := scenariotest.Monday.Add(90 * time.Minute)
 	report := func(group string) *query.IncidentReport {
 		rep, err := e.Incident(t.Context(), query.IncidentRequest{Selection: query.Selection{Group: group}, From: from, To: end})
 		if err != nil {
@@ -67,7 +67,7 @@ func TestIncidentReportCases(t *testing.T) {
 			t.Fatalf("%d incidents, want 1", len(rep.Incidents))
 		}
 		inc := rep.Incidents[0]
-		burst := scenarioStart.Add(150 * time.Minute)
+		burst := scenariotest.Monday.Add(150 * time.Minute)
 		tr := modelTruth(t, m, st, ref, burst, end)
 		within2(t, "start", inc.Start, burst, iv)
 		if inc.PeakLag != tr.peakLag || !inc.Peak.Equal(tr.peak) {

@@ -11,16 +11,13 @@ import (
 	"github.com/lagtrail/lagtrail/store"
 )
 
-// scenarioStart is a Monday; the bundled scenarios count days from it.
-var scenarioStart = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
-
 const week = 7 * 24 * time.Hour
 
 // openScenario returns an engine and store on the bundled scenario's
 // generated week.
 func openScenario(t *testing.T, name string) (*query.Engine, *store.Store, scenariotest.History) {
 	t.Helper()
-	h := scenariotest.Generate(t, name, scenarioStart, week)
+	h := scenariotest.Generate(t, name, scenariotest.Monday, week)
 	e, st := engineOn(t, h.URL)
 	return e, st, h
 }
@@ -244,7 +241,7 @@ func TestIncidentReportQuiet(t *testing.T) {
 				t.Parallel()
 				e, _, _ := openScenario(t, c.scenario)
 				rep, err := e.Incident(t.Context(), query.IncidentRequest{
-					Selection: query.Selection{Group: g}, From: scenarioStart.Add(c.from), To: scenarioStart.Add(c.to)})
+					Selection: query.Selection{Group: g}, From: scenariotest.Monday.Add(c.from), To: scenariotest.Monday.Add(c.to)})
 				if err != nil {
 					t.Fatal(err)
 				}

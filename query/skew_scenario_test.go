@@ -14,10 +14,6 @@ import (
 	"github.com/lagtrail/lagtrail/store"
 )
 
-// skewStart is time zero of the scenarios the skew tests generate: a
-// Monday, midnight UTC.
-var skewStart = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
-
 func skewEngine(t *testing.T, url string) *query.Engine {
 	t.Helper()
 	e, _ := engineOn(t, url)
@@ -85,7 +81,7 @@ func skewNames(s *query.Skew, flag func(query.PartitionSkew) bool) []string {
 // rewind (every partition is rewound). The quiet scenario flags nothing.
 func TestSkewIncident(t *testing.T) {
 	t.Parallel()
-	h := scenariotest.Generate(t, "incident", skewStart, 7*24*time.Hour)
+	h := scenariotest.Generate(t, "incident", scenariotest.Monday, 7*24*time.Hour)
 	e := skewEngine(t, h.URL)
 	day := 24 * time.Hour
 	windows := []struct {
@@ -93,12 +89,12 @@ func TestSkewIncident(t *testing.T) {
 		at     time.Time
 		window time.Duration
 	}{
-		{"quiet night hour, Tuesday 03:00", skewStart.Add(day + 4*time.Hour), time.Hour},
-		{"busy afternoon, Wednesday 14:00-18:00", skewStart.Add(2*day + 18*time.Hour), 4 * time.Hour},
-		{"whole Friday", skewStart.Add(5 * day), day},
-		{"warehouse-loader rewind, Thursday 09:30-11:30", skewStart.Add(3*day + 11*time.Hour + 30*time.Minute), 2 * time.Hour},
-		{"payments-ledger stall, Saturday 02:00-03:00", skewStart.Add(5*day + 3*time.Hour), time.Hour},
-		{"unaligned 90 minutes ending Sunday 21:17", skewStart.Add(6*day + 21*time.Hour + 17*time.Minute), 90 * time.Minute},
+		{"quiet night hour, Tuesday 03:00", scenariotest.Monday.Add(day + 4*time.Hour), time.Hour},
+		{"busy afternoon, Wednesday 14:00-18:00", scenariotest.Monday.Add(2*day + 18*time.Hour), 4 * time.Hour},
+		{"whole Friday", scenariotest.Monday.Add(5 * day), day},
+		{"warehouse-loader rewind, Thursday 09:30-11:30", scenariotest.Monday.Add(3*day + 11*time.Hour + 30*time.Minute), 2 * time.Hour},
+		{"payments-ledger stall, Saturday 02:00-03:00", scenariotest.Monday.Add(5*day + 3*time.Hour), time.Hour},
+		{"unaligned 90 minutes ending Sunday 21:17", scenariotest.Monday.Add(6*day + 21*time.Hour + 17*time.Minute), 90 * time.Minute},
 	}
 	for _, w := range windows {
 		t.Run(w.name, func(t *testing.T) {
@@ -127,7 +123,7 @@ func TestSkewIncident(t *testing.T) {
 		})
 	}
 
-	quiet := scenariotest.Generate(t, "quiet", skewStart, 7*24*time.Hour)
+	quiet := scenariotest.Generate(t, "quiet", scenariotest.Monday, 7*24*time.Hour)
 	qe := skewEngine(t, quiet.URL)
 	for _, w := range windows[:3] {
 		for _, ref := range quiet.Model.Groups() {
@@ -186,11 +182,11 @@ func checkClicks(t *testing.T, s *query.Skew) {
 // them by about 08:00; audit-reader stalls whole at the same time.
 func TestSkewStuck(t *testing.T) {
 	t.Parallel()
-	h := scenariotest.GenerateFile(t, "testdata/skew-stall.yaml", skewStart, 11*time.Hour)
+	h := scenariotest.GenerateFile(t, "testdata/skew-stall.yaml", scenariotest.Monday, 11*time.Hour)
 	m := h.Model
 	e := skewEngine(t, h.URL)
 	hm := func(h, min int) time.Time {
-		return skewStart.Add(time.Duration(h)*time.Hour + time.Duration(min)*time.Minute)
+		return scenariotest.Monday.Add(time.Duration(h)*time.Hour + time.Duration(min)*time.Minute)
 	}
 	refs := map[string]store.GroupRef{}
 	for _, ref := range m.Groups() {
@@ -261,9 +257,9 @@ func skewDeref[T any](p *T) any {
 // ErrInvalidRequest that names the problem.
 func TestSkewBadRequests(t *testing.T) {
 	t.Parallel()
-	h := scenariotest.Generate(t, "incident", skewStart, 7*24*time.Hour)
+	h := scenariotest.Generate(t, "incident", scenariotest.Monday, 7*24*time.Hour)
 	e := skewEngine(t, h.URL)
-	at := skewStart.Add(24 * time.Hour)
+	at := scenariotest.Monday.Add(24 * time.Hour)
 	part := int32(3)
 	sel := query.Selection{Group: "clickstream-etl"}
 	for _, tc := range []struct {

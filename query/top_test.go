@@ -15,29 +15,15 @@ import (
 	"github.com/lagtrail/lagtrail/store"
 )
 
-// topStart is the Monday the bundled scenarios start on in these tests.
-var topStart = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
-
-func topDay(d int, hm time.Duration) time.Time { return topStart.AddDate(0, 0, d).Add(hm) }
+func topDay(d int, hm time.Duration) time.Time { return scenariotest.Monday.AddDate(0, 0, d).Add(hm) }
 
 // topScenario returns an engine and store on span of the bundled scenario
-// from topStart.
+// from scenariotest.Monday.
 func topScenario(t *testing.T, name string, span time.Duration) (*query.Engine, *store.Store, scenariotest.History) {
 	t.Helper()
-	h := scenariotest.Generate(t, name, topStart, span)
+	h := scenariotest.Generate(t, name, scenariotest.Monday, span)
 	e, st := engineOn(t, h.URL)
 	return e, st, h
-}
-
-func topEvent(t *testing.T, m *scenario.Model, kind, group string) scenario.Event {
-	t.Helper()
-	for _, ev := range m.Events() {
-		if ev.Kind == kind && ev.Group.Group == group {
-			return ev
-		}
-	}
-	t.Fatalf("scenario has no %s of %s", kind, group)
-	return scenario.Event{}
 }
 
 func topRun(t *testing.T, e *query.Engine, req query.TopRequest) *query.Top {
@@ -258,7 +244,7 @@ func checkTopIndependently(t *testing.T, e *query.Engine, st *store.Store, top *
 func TestTopIncidentStall(t *testing.T) {
 	t.Parallel()
 	e, st, h := topScenario(t, "incident", 7*24*time.Hour)
-	ev := topEvent(t, h.Model, scenario.KindStall, "payments-ledger")
+	ev := event(t, h.Model, scenario.KindStall, "payments-ledger")
 	interval := h.Model.PollInterval()
 	at, window := topDay(5, 4*time.Hour), 2*time.Hour
 	if ev.From.Before(at.Add(-window)) || ev.To.After(at) {
@@ -367,9 +353,9 @@ func topNearPtr(a, b *float64) bool {
 // the polls Top names, and every figure matches the raw samples.
 func TestTopIncidentRewind(t *testing.T) {
 	t.Parallel()
-	ev := topEvent(t, scenariotest.Model(t, "incident", topStart), scenario.KindRewind, "warehouse-loader")
+	ev := event(t, scenariotest.Model(t, "incident", scenariotest.Monday), scenario.KindRewind, "warehouse-loader")
 	at := ev.From.Add(30 * time.Minute)
-	e, st, h := topScenario(t, "incident", at.Sub(topStart))
+	e, st, h := topScenario(t, "incident", at.Sub(scenariotest.Monday))
 	for _, by := range []store.TopBy{store.TopByLag, store.TopByGrowth} {
 		top := topRun(t, e, query.TopRequest{By: by, N: 3, Window: 2 * time.Hour, At: at})
 		r := top.Rows[0]
@@ -417,7 +403,7 @@ func TestTopIncidentRewind(t *testing.T) {
 func TestTopStatusMidStall(t *testing.T) {
 	t.Parallel()
 	e, _, h := topScenario(t, "incident", 7*24*time.Hour)
-	ev := topEvent(t, h.Model, scenario.KindStall, "payments-ledger")
+	ev := event(t, h.Model, scenario.KindStall, "payments-ledger")
 	for _, c := range []struct {
 		after time.Duration
 		want  query.Status
@@ -472,7 +458,7 @@ func TestTopQuiet(t *testing.T) {
 // flag at fault, wrapping ErrInvalidRequest, before anything is read.
 func TestTopRequestValidate(t *testing.T) {
 	t.Parallel()
-	ok := query.TopRequest{By: store.TopByLag, N: 10, Window: 24 * time.Hour, At: topStart}
+	ok := query.TopRequest{By: store.TopByLag, N: 10, Window: 24 * time.Hour, At: scenariotest.Monday}
 	tests := []struct {
 		name string
 		edit func(*query.TopRequest)
@@ -513,8 +499,8 @@ func TestTopUnknownSelection(t *testing.T) {
 	t.Parallel()
 	e, _, _ := topScenario(t, "quiet", 7*24*time.Hour)
 	for _, req := range []query.TopRequest{
-		{By: store.TopByLag, N: 10, Window: time.Hour, At: topStart, Region: "eu-central-1"},
-		{By: store.TopByLag, N: 10, Window: time.Hour, At: topStart, Instance: "alikafka-nope"},
+		{By: store.TopByLag, N: 10, Window: time.Hour, At: scenariotest.Monday, Region: "eu-central-1"},
+		{By: store.TopByLag, N: 10, Window: time.Hour, At: scenariotest.Monday, Instance: "alikafka-nope"},
 	} {
 		if _, err := e.Top(t.Context(), req); !errors.Is(err, query.ErrUnknownGroup) {
 			t.Errorf("Top in region %q instance %q: %v, want ErrUnknownGroup", req.Region, req.Instance, err)

@@ -15,9 +15,6 @@ import (
 	"github.com/lagtrail/lagtrail/internal/scenariotest"
 )
 
-// capacityStart is the capacity scenario's time zero in these tests.
-var capacityStart = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
-
 func TestReportCapacityBadInput(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "a-file")
@@ -56,7 +53,7 @@ func TestReportCapacityBadInput(t *testing.T) {
 // peak; notifier was never backlogged.
 func TestReportCapacity(t *testing.T) {
 	t.Parallel()
-	h := scenariotest.Generate(t, "capacity", capacityStart, 30*24*time.Hour)
+	h := scenariotest.Generate(t, "capacity", scenariotest.Monday, 30*24*time.Hour)
 	base := []string{"report", "capacity", "--database-url", h.URL, "--at", h.To.Format(time.RFC3339), "--window", "30d"}
 	runOK := func(t *testing.T, args ...string) string {
 		t.Helper()

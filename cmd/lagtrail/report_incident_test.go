@@ -13,15 +13,13 @@ import (
 	"github.com/lagtrail/lagtrail/query"
 )
 
-var scenarioMonday = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
-
 // TestReportIncident runs report incident on the incident scenario's
 // stall and checks the files it writes: a Markdown summary naming what
 // happened, a JSON document that decodes into the report, and three PNG
 // charts that decode.
 func TestReportIncident(t *testing.T) {
 	t.Parallel()
-	h := scenariotest.Generate(t, "incident", scenarioMonday, 7*24*time.Hour)
+	h := scenariotest.Generate(t, "incident", scenariotest.Monday, 7*24*time.Hour)
 	l := lagtrail{t: t, dbURL: h.URL, secret: e2eSecret}
 	dir := t.TempDir()
 	from, to := "2025-01-11T01:00:00Z", "2025-01-11T05:00:00Z"
@@ -100,7 +98,7 @@ func TestReportIncident(t *testing.T) {
 
 func TestReportIncidentBadInput(t *testing.T) {
 	t.Parallel()
-	h := scenariotest.Generate(t, "incident", scenarioMonday, 7*24*time.Hour)
+	h := scenariotest.Generate(t, "incident", scenariotest.Monday, 7*24*time.Hour)
 	l := lagtrail{t: t, dbURL: h.URL, secret: e2eSecret}
 	for _, tc := range []struct {
 		args []string

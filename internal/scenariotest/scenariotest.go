@@ -14,6 +14,10 @@ import (
 	"github.com/lagtrail/lagtrail/store"
 )
 
+// Monday is where tests start the scenarios, midnight UTC of a Monday:
+// scenarios count days from their start and weekly cycles from Monday.
+var Monday = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
+
 // History is a bundled scenario's generated history in a database.
 type History struct {
 	// URL is the database's postgres:// URL. Read it only.
