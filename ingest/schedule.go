@@ -46,3 +46,15 @@ func backoff(attempt int, base, limit time.Duration) time.Duration {
 	half := d / 2
 	return half + rand.N(d-half+1)
 }
+
+// Slot returns the latest tick of g at or before t: when a recorder polling
+// every interval was due to start g's poll. Ticks are the Unix epoch plus the
+// group's deterministic phase plus whole intervals, on every recorder, so a
+// poll that started at s began Slot(g, interval, s) late by s minus that
+// tick. Load tests use it to judge punctuality from the API's request log.
+func Slot(g store.GroupRef, interval time.Duration, t time.Time) time.Time {
+	if interval <= 0 {
+		return t
+	}
+	return nextTick(t, phase(g, interval), interval).Add(-interval)
+}

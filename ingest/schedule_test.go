@@ -92,3 +92,24 @@ func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
 		}
 	}
 }
+
+func TestSlotIsTheTickAtOrBefore(t *testing.T) {
+	t.Parallel()
+	g := store.GroupRef{Region: "cn-hangzhou", InstanceID: "i-1", Group: "g-slot"}
+	interval := 10 * time.Second
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	next := nextTick(now, phase(g, interval), interval)
+	for _, tt := range []struct {
+		at   time.Time
+		want time.Time
+	}{
+		{next, next},
+		{next.Add(time.Nanosecond), next},
+		{next.Add(interval - time.Nanosecond), next},
+		{next.Add(-time.Nanosecond), next.Add(-interval)},
+	} {
+		if got := Slot(g, interval, tt.at); !got.Equal(tt.want) {
+			t.Errorf("Slot(%s) = %s, want %s", tt.at.Format(time.RFC3339Nano), got.Format(time.RFC3339Nano), tt.want.Format(time.RFC3339Nano))
+		}
+	}
+}
