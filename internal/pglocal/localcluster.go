@@ -54,6 +54,8 @@ type localCluster struct {
 	port    int
 	proc    *proc
 	detach  bool // no parent-death signal
+	binDir  string
+	cred    *syscall.Credential
 }
 
 // startCluster removes stale cluster dirs, then creates and starts a
@@ -76,6 +78,8 @@ func startCluster(ctx context.Context, binDir string, log *slog.Logger, detach b
 		dir:    c.dir,
 		binDir: binDir,
 		stop:   c.stop,
+		halt:   c.halt,
+		resume: c.resume,
 	}, nil
 }
 
@@ -90,7 +94,7 @@ func startLocalCluster(ctx context.Context, binDir string, detach bool) (c *loca
 	if err != nil {
 		return nil, fmt.Errorf("make cluster dir: %w", err)
 	}
-	c = &localCluster{detach: detach, dir: dir, dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "postgres.log")}
+	c = &localCluster{binDir: binDir, cred: cred, detach: detach, dir: dir, dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "postgres.log")}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.stop(context.WithoutCancel(ctx)))
@@ -152,6 +156,11 @@ func (c *localCluster) start(ctx context.Context, binDir string, cred *syscall.C
 	if err != nil {
 		return err
 	}
+	return c.startOn(ctx, binDir, cred, port)
+}
+
+// startOn starts postgres on port and waits until it accepts connections.
+func (c *localCluster) startOn(ctx context.Context, binDir string, cred *syscall.Credential, port int) error {
 	socketDir := c.dir
 	if len(socketDir) > maxSocketPath {
 		socketDir = "" // too long for a unix socket; TCP only
@@ -213,6 +222,39 @@ func (c *localCluster) waitReady(ctx context.Context) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// halt shuts postgres down (fast shutdown) and keeps the cluster dir.
+func (c *localCluster) halt(ctx context.Context) error {
+	if c.proc == nil {
+		return errors.New("postgres is not running")
+	}
+	select {
+	case <-c.proc.done:
+		return errors.New("postgres is not running")
+	default:
+	}
+	if err := c.proc.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		return fmt.Errorf("signal postgres: %w", err)
+	}
+	select {
+	case <-c.proc.done:
+		return nil
+	case <-ctx.Done():
+		return errors.Join(ctx.Err(), c.kill())
+	}
+}
+
+// resume starts a halted postgres again on its port.
+func (c *localCluster) resume(ctx context.Context) error {
+	if c.proc != nil {
+		select {
+		case <-c.proc.done:
+		default:
+			return errors.New("postgres is running")
+		}
+	}
+	return c.startOn(ctx, c.binDir, c.cred, c.port)
 }
 
 // stop shuts the server down (fast shutdown, then kill) and removes the

@@ -2,6 +2,7 @@ package pglocal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -23,6 +24,9 @@ type Server struct {
 	// binDir holds a local cluster's binaries.
 	binDir string
 	stop   func(context.Context) error
+	// halt and resume stop and restart a local server's process; nil for
+	// a container.
+	halt, resume func(context.Context) error
 
 	stopOnce sync.Once
 	stopErr  error
@@ -47,6 +51,25 @@ func (s *Server) Source() string {
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() { s.stopErr = s.stop(ctx) })
 	return s.stopErr
+}
+
+// Halt stops a local server's postgres and keeps its data, so that Resume
+// starts it again on the same port: a database outage, for tests of what
+// clients do meanwhile. A container cannot be halted.
+func (s *Server) Halt(ctx context.Context) error {
+	if s.halt == nil {
+		return errors.New("halt: only a local cluster can be halted")
+	}
+	return s.halt(ctx)
+}
+
+// Resume starts a server that Halt stopped and waits until it accepts
+// connections.
+func (s *Server) Resume(ctx context.Context) error {
+	if s.resume == nil {
+		return errors.New("resume: only a local cluster can be resumed")
+	}
+	return s.resume(ctx)
 }
 
 // DataDir returns a local cluster's data directory, for pg_ctl; "" for a
