@@ -48,6 +48,8 @@ var requiredObjects = []string{
 	"lagtrail.partition_offsets",
 	"lagtrail.polls",
 	"lagtrail.rebalances",
+	"lagtrail.recorders",
+	"lagtrail.group_leases",
 }
 
 const ensurePartitionsSignature = "lagtrail.ensure_partitions(date,integer)"
@@ -82,6 +84,33 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 	return &Store{pool: pool, logger: logger, dict: newDictionary()}, nil
 }
 
+// OpenUnchecked is Open without the ping and the schema check: it returns
+// at once even when the database cannot be reached, and connects when it is
+// first used. A recorder that must start, and spool, while the database is
+// down uses it; writes fail until the database is back and migrated.
+func OpenUnchecked(cfg Config, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	poolCfg, err := poolConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	return &Store{pool: pool, logger: logger, dict: newDictionary()}, nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
 // poolConfig turns cfg into a pool configuration. Its errors never quote the
 // URL.
 func poolConfig(cfg Config) (*pgxpool.Config, error) {
@@ -94,6 +123,9 @@ func poolConfig(cfg Config) (*pgxpool.Config, error) {
 	u, err := url.Parse(cfg.DatabaseURL)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		return nil, fmt.Errorf("%w: database url must be a postgres:// or postgresql:// URL (value not shown)", ErrInvalidConfig)
+	}
+	if rawAt(cfg.DatabaseURL) {
+		return nil, fmt.Errorf("%w: the user or password of the database url holds a raw '@' (value not shown); write it as %%40", ErrInvalidConfig)
 	}
 	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
@@ -145,4 +177,14 @@ WHERE to_regclass(name) IS NULL`, requiredObjects).Scan(&missing)
 func (s *Store) Close() {
 	s.releaseLeadership()
 	s.pool.Close()
+}
+
+// rawAt reports whether the user info of a postgres:// URL holds a raw '@'.
+// pgx, like libpq, ends the user info at the first '@' where net/url takes
+// the last; the rest of the password would then be taken for the host name,
+// which connection errors print.
+func rawAt(databaseURL string) bool {
+	_, rest, _ := strings.Cut(databaseURL, "://")
+	authority, _, _ := strings.Cut(rest, "/")
+	return strings.Count(authority, "@") > 1
 }
