@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -114,8 +115,33 @@ func codeFromBody(numeric int, message string) string {
 	return strconv.Itoa(numeric)
 }
 
-// classify turns whatever an SDK call returned into an *APIError.
+// signatureEcho ends the part of a SignatureDoesNotMatch message worth
+// keeping: after it the API echoes its string to sign, which holds the
+// request's SecurityToken.
+const signatureEcho = "string to sign is:"
+
+// requestQuery matches the query string of a request URL, which the SDK
+// puts in transport errors and which holds AccessKeyId, SecurityToken and
+// Signature.
+var requestQuery = regexp.MustCompile(`(https?://[^\s"?]*)\?[^\s"]*`)
+
+// scrub removes the request's credentials from an error message.
+func scrub(s string) string {
+	if i := strings.Index(s, signatureEcho); i >= 0 {
+		s = s[:i+len(signatureEcho)] + " (not shown: it holds the request's credentials)"
+	}
+	return requestQuery.ReplaceAllString(s, "${1}?(query not shown)")
+}
+
+// classify turns whatever an SDK call returned into an *APIError whose
+// message holds no credentials.
 func classify(err error, callCtx context.Context) *APIError {
+	ae := classifyError(err, callCtx)
+	ae.Message = scrub(ae.Message)
+	return ae
+}
+
+func classifyError(err error, callCtx context.Context) *APIError {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae
@@ -177,11 +203,11 @@ func fromPanic(recovered any, status int, body []byte) *APIError {
 	if status != 0 && json.Unmarshal(body, &b) == nil {
 		var n int
 		if json.Unmarshal(b.Code, &n) == nil {
-			return &APIError{Code: codeFromBody(n, b.Message), Message: b.Message, RequestID: b.RequestID, HTTPStatus: status}
+			return &APIError{Code: codeFromBody(n, b.Message), Message: scrub(b.Message), RequestID: b.RequestID, HTTPStatus: status}
 		}
 		var s string
 		if json.Unmarshal(b.Code, &s) == nil && s != "" {
-			return &APIError{Code: s, Message: b.Message, RequestID: b.RequestID, HTTPStatus: status}
+			return &APIError{Code: s, Message: scrub(b.Message), RequestID: b.RequestID, HTTPStatus: status}
 		}
 	}
 	return &APIError{Code: CodeSDKPanic, Message: fmt.Sprint(recovered), HTTPStatus: status}

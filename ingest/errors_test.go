@@ -91,3 +91,19 @@ func TestCleanText(t *testing.T) {
 		})
 	}
 }
+
+func TestScrubRemovesCredentials(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{`Post "https://alikafka.cn-hangzhou.aliyuncs.com/?AccessKeyId=LTAI&SecurityToken=tok&Signature=sig": dial tcp: connection refused`,
+			`Post "https://alikafka.cn-hangzhou.aliyuncs.com/?(query not shown)": dial tcp: connection refused`},
+		{"Specified signature is not matched with our calculation. server string to sign is:POST&%2F&SecurityToken%3Dtok",
+			"Specified signature is not matched with our calculation. server string to sign is: (not shown: it holds the request's credentials)"},
+		{"Throttling.User: too many requests", "Throttling.User: too many requests"},
+	}
+	for _, tt := range tests {
+		if got := scrub(tt.in); got != tt.want {
+			t.Errorf("scrub(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/golang-migrate/migrate/v4"
 	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // registers the pgx5:// driver
@@ -138,6 +139,12 @@ func driverURL(databaseURL string) (string, error) {
 	u, err := url.Parse(databaseURL)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		return "", ErrNotURL
+	}
+	// pgx, like libpq, ends the user info at the first '@', net/url at the
+	// last: the rest of such a password would be printed as a host name.
+	_, rest, _ := strings.Cut(databaseURL, "://")
+	if authority, _, _ := strings.Cut(rest, "/"); strings.Count(authority, "@") > 1 {
+		return "", errors.New("the user or password of the database url holds a raw '@' (value not shown); write it as %40")
 	}
 	u.Scheme = "pgx5"
 	q := u.Query()

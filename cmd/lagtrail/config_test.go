@@ -40,7 +40,7 @@ func TestBadConfigExitsTwoAndWritesNothing(t *testing.T) {
 		{"empty targets", "targets: []\n", nil, "no targets"},
 		{"zero interval", "interval: 0s\n" + targets, nil, "interval must be positive, got 0s"},
 		{"negative interval", "interval: -5s\n" + targets, nil, "interval must be positive, got -5s"},
-		{"interval not a duration", "interval: soon\n" + targets, nil, `"soon" is not a duration`},
+		{"interval not a duration", "interval: soon\n" + targets, nil, "line 1: want a duration such as 60s or 7d"},
 		{"http to a public endpoint", "alibaba:\n  scheme: http\n  endpoint: alikafka.cn-hangzhou.aliyuncs.com\n" + targets, nil, "scheme http is refused for non-loopback endpoint"},
 		{"rate above the quota", "alibaba:\n  requests_per_second: 500\n" + targets, nil, "requests_per_second must be in (0, 100]"},
 		{"timeout longer than interval", "interval: 10s\npoll_timeout: 20s\n" + targets, nil, "shorter than interval"},

@@ -23,7 +23,7 @@ func TestParseRejectsBadScenarios(t *testing.T) {
 		{"empty", "", "scenario is empty"},
 		{"unknown key", base + "colour: red\n", `unknown key "colour"`},
 		{"no instances", "seed: 1\n", "no instances"},
-		{"bad duration", base + "poll_interval: soon\n", `"soon" is not a duration`},
+		{"bad duration", base + "poll_interval: soon\n", "want a duration such as 60s or 7d"},
 		{"poll interval too short", base + "poll_interval: 100ms\n", "poll_interval 100ms"},
 		{"unknown fault", base + "faults: {gremlins: 0.1}\n", `unknown fault "gremlins"`},
 		{"fault rates over 1", base + "faults: {throttling: 0.7, hang: 0.5}\n", "add up to"},

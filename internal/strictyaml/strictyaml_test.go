@@ -25,6 +25,19 @@ func TestParseDuration(t *testing.T) {
 		{"7x", 0, true},
 		{"1d-2h", 0, true},
 		{"soon", 0, true},
+		{"0d", 0, false},
+		{"+5s", 5 * time.Second, false},
+		{"+-5s", 0, true},
+		{"-+5d", 0, true},
+		{"+5d", 5 * 24 * time.Hour, false},
+		{"100000d", 100_000 * 24 * time.Hour, false},
+		{"100001d", 0, true},
+		{"100000d2562047h", 0, true},
+		{"-100000d2562047h", 0, true},
+		{"100000d162047h47m16.854775807s", 1<<63 - 1, false},
+		{"100000d162047h47m16.854775808s", 0, true},
+		{"-100000d162047h47m16.854775807s", -(1<<63 - 1), false},
+		{"1_0d", 0, true},
 	}
 	for _, c := range cases {
 		got, err := strictyaml.ParseDuration(c.in)
@@ -44,13 +57,60 @@ func TestDecodeIsStrict(t *testing.T) {
 		t.Fatalf("decode: %v, %v", c.Every, err)
 	}
 	for in, want := range map[string]string{
-		"":                   "file is empty",
-		"evry: 1h\n":         `line 1: unknown key "evry"`,
-		"every: 1h\n---\n{}": "only one YAML document",
-		"every: [1]\n":       "want a duration",
+		"":                    "file is empty",
+		"evry: 1h\n":          `line 1: unknown key "evry"`,
+		"every: 1h\n---\n{}":  "only one YAML document",
+		"every: [1]\n":        "want a duration",
+		"every: 1h\n\x00":     "line 2: control characters are not allowed",
+		"# \xff\nevery: 1h\n": "line 1: ",
+		"- 1\n":               "line 1: want a mapping of keys, got a list",
 	} {
 		if err := strictyaml.Decode([]byte(in), &c); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Decode(%q) = %v, want an error containing %q", in, err, want)
+		}
+	}
+}
+
+func TestDecodeDoesNotRepeatValues(t *testing.T) {
+	t.Parallel()
+	var c struct {
+		Rate  float64             `yaml:"rate"`
+		List  []string            `yaml:"list"`
+		Every strictyaml.Duration `yaml:"every"`
+	}
+	for in, want := range map[string]string{
+		"rate: hunter2\n":                   "line 1: want a number, got text",
+		"list: postgres://u:hunter2@db/x\n": "line 1: want a list, got text",
+		"every: hunter2\n":                  "line 1: want a duration such as 60s or 7d",
+	} {
+		err := strictyaml.Decode([]byte(in), &c)
+		if err == nil || err.Error() != want {
+			t.Errorf("Decode(%q) = %v, want %q", in, err, want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "postgre")) {
+			t.Errorf("Decode(%q) repeats the value: %v", in, err)
+		}
+	}
+}
+
+func TestDecodeWordsTypeMismatches(t *testing.T) {
+	t.Parallel()
+	type cfg struct {
+		N     int      `yaml:"n"`
+		Names []string `yaml:"names"`
+		On    bool     `yaml:"on"`
+	}
+	for in, want := range map[string]string{
+		"n: abc\n":       "line 1: want a whole number, got text",
+		"names: x\n":     "line 1: want a list, got text",
+		"\non: {a: 1}\n": "line 2: want true or false, got a mapping",
+		"names: [[1]]\n": "line 1: want text, got a list",
+		"!x 1\n":         "line 1: want a mapping of keys, got a value with a tag",
+	} {
+		var c cfg
+		err := strictyaml.Decode([]byte(in), &c)
+		if err == nil || err.Error() != want {
+			t.Errorf("Decode(%q) = %v, want %q", in, err, want)
 		}
 	}
 }
