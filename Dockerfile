@@ -24,9 +24,13 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags='-s -w' -o /out/lagtrail ./cmd/lagtrail
+# The recorder's data_dir (its spool), owned by the runtime user, so that a
+# volume mounted there starts out writable.
+RUN mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot AS runtime
 COPY --from=build /out/lagtrail /usr/local/bin/lagtrail
+COPY --from=build --chown=65532:65532 /out/data /var/lib/lagtrail
 # nonroot is uid and gid 65532 in the distroless images.
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/lagtrail"]

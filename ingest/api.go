@@ -80,10 +80,20 @@ func newRegionAPI(region string, cfg Config, creds *sharedCredentials, base http
 	return a, nil
 }
 
-// newLimiter allows rps calls per second with no burst beyond one call, so
-// the limit holds over any one-second window.
+// newLimiter returns the limiter of one API for one recorder of members
+// sharing the quota rps (see share).
 func newLimiter(rps float64) *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(rps), 1)
+	return rate.NewLimiter(share(rps, 1), 1)
+}
+
+// share is the rate each of members recorders may call at so that, together,
+// they make at most rps calls in any one-second window. A token bucket of
+// rate r and burst 1 allows r+1 calls in such a window (the token it holds,
+// then r more), so each gets (rps-members)/members; never less than half
+// its even share, which only matters when members approaches rps.
+func share(rps float64, members int) rate.Limit {
+	n := float64(max(members, 1))
+	return rate.Limit(max((rps-n)/n, rps/(2*n)))
 }
 
 // call runs fn with a borrowed client once the limiter allows, bounded by the

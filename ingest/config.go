@@ -20,6 +20,8 @@ const (
 	DefaultClientsPerRegion  = 8
 	DefaultUpkeepInterval    = time.Hour
 	DefaultRollupInterval    = 5 * time.Minute
+	DefaultMemoryPolls       = 10_000
+	DefaultBatchPolls        = 500
 	// MaxRequestsPerSecond is the API quota per account, region and API.
 	MaxRequestsPerSecond = 100
 )
@@ -55,6 +57,17 @@ type Config struct {
 	// the polls written (default 5m, at least 10s). RunOnce refreshes them
 	// once, after its writes.
 	RollupInterval time.Duration
+	// Buffer bounds the polls waiting in memory for the database.
+	Buffer BufferConfig
+	// Spool, when set, takes the polls the database cannot: while it
+	// fails, and when the memory buffer overflows. They are written from
+	// it, in order, when the database takes writes again, also after a
+	// restart. Nil keeps them in memory only, up to Buffer.MemoryPolls, and
+	// drops the oldest beyond.
+	Spool Spool
+	// HA, when its Leases is set, shares the groups with the other
+	// recorders of the database.
+	HA HAConfig
 	// Now stamps each poll's SampledAt. Nil uses time.Now. Scheduling and
 	// timeouts always use the real clock; Now exists so that tests can
 	// replay hours of simulated history with RunOnce.
@@ -84,6 +97,16 @@ type AlibabaConfig struct {
 	Credentials credentials.CredentialsProvider
 }
 
+// BufferConfig bounds the in-memory queue between polling and writing.
+type BufferConfig struct {
+	// MemoryPolls is how many polls may wait in memory (default 10,000).
+	// With a spool, they move to it once half of this is reached or a
+	// write fails; without one, the oldest are dropped beyond it.
+	MemoryPolls int
+	// BatchPolls is the most polls one database write takes (default 500).
+	BatchPolls int
+}
+
 // Target is one region, optionally one instance, optionally a fixed list of
 // groups.
 type Target struct {
@@ -110,6 +133,13 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Buffer.MemoryPolls == 0 {
+		c.Buffer.MemoryPolls = DefaultMemoryPolls
+	}
+	if c.Buffer.BatchPolls == 0 {
+		c.Buffer.BatchPolls = DefaultBatchPolls
+	}
+	c.HA = c.HA.withDefaults(c.Interval)
 	if c.PollTimeout == 0 {
 		c.PollTimeout = min(30*time.Second, c.Interval*3/4)
 	}
@@ -163,8 +193,15 @@ func (c Config) Validate() error {
 		return bad("alibaba.requests_per_second must be in (0, %d], got %g", MaxRequestsPerSecond, c.Alibaba.RequestsPerSecond)
 	case c.Alibaba.ClientsPerRegion < 0:
 		return bad("clients per region must be positive, got %d", c.Alibaba.ClientsPerRegion)
+	case c.Buffer.MemoryPolls < 0:
+		return bad("buffer memory polls must be positive, got %d", c.Buffer.MemoryPolls)
+	case c.Buffer.BatchPolls < 0:
+		return bad("buffer batch polls must be positive, got %d", c.Buffer.BatchPolls)
 	case len(c.Targets) == 0:
 		return bad("no targets: configure at least one region to poll")
+	}
+	if err := c.HA.validate(c.Interval); err != nil {
+		return bad("%v", err)
 	}
 	if err := validateEndpoint(c.Alibaba.Scheme, c.Alibaba.Endpoint); err != nil {
 		return bad("%v", err)

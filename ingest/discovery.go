@@ -74,7 +74,8 @@ func (r *Recorder) discoverLoop(ctx context.Context, idx int, t Target, sup *sup
 
 // supervisor runs one goroutine per group in the union of every target's
 // groups, starting goroutines for new groups and stopping those of groups
-// that vanished.
+// that vanished. In HA mode it runs only the groups this recorder holds a
+// lease on.
 type supervisor struct {
 	eg      *errgroup.Group
 	ctx     context.Context
@@ -83,24 +84,61 @@ type supervisor struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	sets    map[int][]store.GroupRef
+	allowed map[store.GroupRef]bool // nil: every group
 	running map[store.GroupRef]context.CancelFunc
 }
 
+// update sets the groups discovered for a target.
 func (s *supervisor) update(target int, groups []store.GroupRef) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sets[target] = groups
+	s.reconcile()
+}
+
+// allow limits polling to the groups held.
+func (s *supervisor) allow(held []store.GroupRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.allowed = make(map[store.GroupRef]bool, len(held))
+	for _, g := range held {
+		s.allowed[g] = true
+	}
+	s.reconcile()
+}
+
+// discovered returns the union of the targets' groups, sorted.
+func (s *supervisor) discovered() []store.GroupRef {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[store.GroupRef]bool{}
+	var out []store.GroupRef
+	for _, gs := range s.sets {
+		for _, g := range gs {
+			if !seen[g] {
+				seen[g] = true
+				out = append(out, g)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return lessGroup(out[i], out[j]) })
+	return out
+}
+
+func (s *supervisor) reconcile() {
 	want := map[store.GroupRef]bool{}
 	for _, gs := range s.sets {
 		for _, g := range gs {
-			want[g] = true
+			if s.allowed == nil || s.allowed[g] {
+				want[g] = true
+			}
 		}
 	}
 	for g, cancel := range s.running {
 		if !want[g] {
 			cancel()
 			delete(s.running, g)
-			s.log.Info("stopped polling vanished group", groupAttrs(g))
+			s.log.Info("stopped polling group", groupAttrs(g))
 		}
 	}
 	for g := range want {
@@ -109,7 +147,7 @@ func (s *supervisor) update(target int, groups []store.GroupRef) {
 		}
 		gctx, cancel := context.WithCancel(s.ctx)
 		s.running[g] = cancel
-		s.log.Info("polling group", groupAttrs(g))
+		s.log.Debug("polling group", groupAttrs(g))
 		s.eg.Go(func() error {
 			s.run(gctx, g)
 			return nil

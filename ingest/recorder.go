@@ -18,8 +18,10 @@ import (
 
 // Writer stores polls. *store.Store satisfies it.
 type Writer interface {
-	// WritePoll stores one poll; writing the same poll twice stores it once.
-	WritePoll(ctx context.Context, p *store.Poll) error
+	// WritePolls stores polls in one transaction; writing the same poll
+	// twice stores it once. An error wrapping store.ErrInvalidPoll means
+	// the batch can never be written as it is.
+	WritePolls(ctx context.Context, polls []*store.Poll) (int, error)
 	// Upkeep makes partitions ahead and drops expired ones, when this
 	// writer is the one of its database that does upkeep.
 	Upkeep(ctx context.Context, cfg store.UpkeepConfig, now time.Time) (store.UpkeepResult, error)
@@ -27,7 +29,7 @@ type Writer interface {
 	RefreshRollups(ctx context.Context) (store.RollupResult, error)
 }
 
-// writeTimeout bounds one WritePoll call.
+// writeTimeout bounds one WritePolls call.
 const writeTimeout = 30 * time.Second
 
 // Recorder polls every consumer group of its targets and writes each poll.
@@ -38,6 +40,14 @@ type Recorder struct {
 	metrics *metrics
 	apis    map[string]*regionAPI
 	base    *http.Transport
+	d       *delivery
+
+	// membersSeen is the coordinator's recent counts of live recorders.
+	membersSeen []membersAt
+
+	healthMu    sync.Mutex
+	lastPollOK  time.Time
+	lastPollErr time.Time
 }
 
 // New validates cfg and builds a Recorder. reg may be nil, in which case the
@@ -58,6 +68,7 @@ func New(cfg Config, w Writer, logger *slog.Logger, reg prometheus.Registerer) (
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	r := &Recorder{cfg: cfg, w: w, log: logger, metrics: m, apis: map[string]*regionAPI{}, base: newBaseTransport()}
+	r.d = newDelivery(w, cfg.Spool, logger, m, cfg.Buffer)
 	creds := newSharedCredentials(cfg.Alibaba.Credentials)
 	for _, t := range cfg.Targets {
 		if _, ok := r.apis[t.Region]; ok {
@@ -75,11 +86,21 @@ func New(cfg Config, w Writer, logger *slog.Logger, reg prometheus.Registerer) (
 // Close releases idle connections.
 func (r *Recorder) Close() { r.base.CloseIdleConnections() }
 
-// Run polls until ctx is cancelled, then lets in-flight polls and writes
-// finish and returns nil. Failed polls are written, not returned.
+// Run polls until ctx is cancelled, then lets in-flight polls finish,
+// writes what is waiting (spooling what the database does not take) and
+// returns nil. Failed polls are written, not returned.
 func (r *Recorder) Run(ctx context.Context) error {
+	stopWriting := r.startDelivery(ctx)
+	defer stopWriting()
 	eg, ctx := errgroup.WithContext(ctx)
 	sup := &supervisor{eg: eg, ctx: ctx, run: r.runGroup, sets: map[int][]store.GroupRef{}, running: map[store.GroupRef]context.CancelFunc{}, gauge: r.metrics.groups, log: r.log}
+	if r.cfg.HA.Leases != nil {
+		sup.allowed = map[store.GroupRef]bool{}
+		eg.Go(func() error {
+			r.coordinate(ctx, sup)
+			return nil
+		})
+	}
 	eg.Go(func() error {
 		r.keepPartitions(ctx)
 		return nil
@@ -95,6 +116,45 @@ func (r *Recorder) Run(ctx context.Context) error {
 		})
 	}
 	return eg.Wait()
+}
+
+// startDelivery starts the writer goroutine and returns the function that
+// stops it once the pollers are done: it writes or spools what is left.
+func (r *Recorder) startDelivery(ctx context.Context) func() {
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.d.run(dctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+		r.d.finish(ctx)
+	}
+}
+
+// Health is what the recorder knows of its own state, for readiness checks.
+type Health struct {
+	// LastPollOK is when a poll last succeeded; zero if none has.
+	LastPollOK time.Time
+	// LastPollFailed is when a poll last failed; zero if none has.
+	LastPollFailed time.Time
+	// WritesFailing is true while the last database write failed.
+	WritesFailing bool
+	// LastWriteOK is when a database write last succeeded.
+	LastWriteOK time.Time
+	// Interval is the poll interval, to judge LastPollOK by.
+	Interval time.Duration
+}
+
+// Health reports the recorder's state.
+func (r *Recorder) Health() Health {
+	r.healthMu.Lock()
+	h := Health{LastPollOK: r.lastPollOK, LastPollFailed: r.lastPollErr, Interval: r.cfg.Interval}
+	r.healthMu.Unlock()
+	h.WritesFailing, h.LastWriteOK = r.d.state()
+	return h
 }
 
 // OnceResult summarises RunOnce.
@@ -130,12 +190,13 @@ func (r *Recorder) RunOnce(ctx context.Context) (OnceResult, error) {
 		}
 	}
 	res.Groups = len(groups)
+	stopWriting := r.startDelivery(ctx)
 	deadline := time.Now().Add(r.cfg.Interval)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, g := range groups {
 		wg.Go(func() {
-			p := r.pollWithRetry(ctx, g, deadline)
+			p := r.pollWithRetry(ctx, g, time.Time{}, deadline)
 			if p == nil || !p.OK {
 				code := CodeCanceled
 				if p != nil {
@@ -148,6 +209,7 @@ func (r *Recorder) RunOnce(ctx context.Context) (OnceResult, error) {
 		})
 	}
 	wg.Wait()
+	stopWriting()
 	sort.Strings(res.Failed)
 	if ctx.Err() == nil {
 		if _, err := r.w.RefreshRollups(ctx); err != nil {
@@ -169,17 +231,19 @@ func (r *Recorder) runGroup(ctx context.Context, g store.GroupRef) {
 			return
 		case <-timer.C:
 		}
-		r.pollWithRetry(ctx, g, tick.Add(r.cfg.Interval))
+		r.pollWithRetry(ctx, g, tick, tick.Add(r.cfg.Interval))
 	}
 }
 
 // pollWithRetry polls g and writes the outcome. Throttled attempts are
 // written too, and retried after an exponential, jittered backoff as long as
-// the retry can finish before deadline. It returns the last attempt, or nil
-// when the recorder stopped before anything was sent.
-func (r *Recorder) pollWithRetry(ctx context.Context, g store.GroupRef, deadline time.Time) *store.Poll {
+// the retry can finish before deadline. slot, when not zero, is when the
+// first attempt was due. It returns the last attempt, or nil when the
+// recorder stopped before anything was sent.
+func (r *Recorder) pollWithRetry(ctx context.Context, g store.GroupRef, slot, deadline time.Time) *store.Poll {
 	for attempt := 1; ; attempt++ {
-		p := r.pollOnce(ctx, g)
+		p := r.pollOnce(ctx, g, slot)
+		slot = time.Time{}
 		if p == nil || p.OK || !isThrottleCode(p.ErrorCode) {
 			return p
 		}
@@ -198,12 +262,16 @@ func (r *Recorder) pollWithRetry(ctx context.Context, g store.GroupRef, deadline
 	}
 }
 
-// pollOnce makes one GetConsumerProgress call for g and writes its outcome.
-func (r *Recorder) pollOnce(ctx context.Context, g store.GroupRef) *store.Poll {
+// pollOnce makes one GetConsumerProgress call for g and hands its outcome
+// to the writer.
+func (r *Recorder) pollOnce(ctx context.Context, g store.GroupRef, slot time.Time) *store.Poll {
 	api := r.apis[g.Region]
 	resp, sent, err := api.consumerProgress(ctx, g.InstanceID, g.Group)
 	if sent.IsZero() {
 		return nil
+	}
+	if !slot.IsZero() {
+		r.metrics.scheduleLag.Observe(max(sent.Sub(slot), 0).Seconds())
 	}
 	took := time.Since(sent)
 	stamp := r.cfg.Now().UTC()
@@ -229,28 +297,21 @@ func (r *Recorder) pollOnce(ctx context.Context, g store.GroupRef) *store.Poll {
 		}
 		r.log.Warn("poll failed", groupAttrs(g), slog.String("code", p.ErrorCode), slog.String("message", p.ErrorMessage), slog.Duration("duration", p.Duration))
 		r.metrics.polls.WithLabelValues(g.Region, "error", p.ErrorCode).Inc()
+		r.healthMu.Lock()
+		r.lastPollErr = time.Now()
+		r.healthMu.Unlock()
 	} else {
+		r.healthMu.Lock()
+		r.lastPollOK = time.Now()
+		r.healthMu.Unlock()
 		p.OK = true
 		r.metrics.polls.WithLabelValues(g.Region, "ok", "").Inc()
 		r.metrics.lastSuccess.WithLabelValues(g.Region, g.InstanceID, g.Group).Set(float64(stamp.UnixMilli()) / 1000)
 		r.log.Debug("polled", groupAttrs(g), slog.Int("partitions", p.PartitionCount()), slog.Duration("duration", p.Duration))
 	}
 	r.metrics.pollDuration.WithLabelValues(g.Region).Observe(p.Duration.Seconds())
-	r.write(ctx, p)
+	r.d.enqueue(p)
 	return p
-}
-
-// write stores p. The write is not cancelled by the recorder stopping, only
-// bounded by writeTimeout, so polls in flight at shutdown are kept.
-func (r *Recorder) write(ctx context.Context, p *store.Poll) {
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-	defer cancel()
-	if err := r.w.WritePoll(wctx, p); err != nil {
-		r.metrics.writeErrors.Inc()
-		r.log.Error("write poll", groupAttrs(p.Group), slog.Any("err", err))
-		return
-	}
-	r.metrics.samples.Add(float64(p.PartitionCount()))
 }
 
 // keepPartitions runs storage upkeep now and every UpkeepInterval: the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -25,6 +26,28 @@ type fileConfig struct {
 	Alibaba           alibabaConfig `yaml:"alibaba"`
 	Targets           []targetYAML  `yaml:"targets"`
 	Storage           storageConfig `yaml:"storage"`
+	DataDir           string        `yaml:"data_dir"`
+	Buffer            bufferConfig  `yaml:"buffer"`
+	Spool             spoolConfig   `yaml:"spool"`
+	HA                haConfig      `yaml:"ha"`
+}
+
+// bufferConfig bounds the polls held in memory for the database.
+type bufferConfig struct {
+	MemoryPolls *int `yaml:"memory_polls"`
+	BatchPolls  *int `yaml:"batch_polls"`
+}
+
+// spoolConfig bounds the on-disk spool under data_dir.
+type spoolConfig struct {
+	MaxMB *int `yaml:"max_mb"`
+}
+
+// haConfig shares the groups among the recorders of one database.
+type haConfig struct {
+	Enabled  bool      `yaml:"enabled"`
+	ID       string    `yaml:"id"`
+	LeaseTTL *duration `yaml:"lease_ttl"`
 }
 
 type storageConfig struct {
@@ -117,6 +140,40 @@ func (c *fileConfig) ingestConfig() (ingest.Config, error) {
 	}
 	for _, t := range c.Targets {
 		out.Targets = append(out.Targets, ingest.Target{Region: t.Region, Instance: t.Instance, Groups: t.Groups})
+	}
+	if v := c.Buffer.MemoryPolls; v != nil {
+		if *v < 1 {
+			return out, fmt.Errorf("buffer.memory_polls must be at least 1, got %d", *v)
+		}
+		out.Buffer.MemoryPolls = *v
+	}
+	if v := c.Buffer.BatchPolls; v != nil {
+		if *v < 1 || *v > 10_000 {
+			return out, fmt.Errorf("buffer.batch_polls must be between 1 and 10000, got %d", *v)
+		}
+		out.Buffer.BatchPolls = *v
+	}
+	if c.Spool.MaxMB != nil {
+		if c.DataDir == "" {
+			return out, errors.New("spool.max_mb needs data_dir, where the spool lives")
+		}
+		if *c.Spool.MaxMB < 1 {
+			return out, fmt.Errorf("spool.max_mb must be at least 1, got %d", *c.Spool.MaxMB)
+		}
+	}
+	if !c.HA.Enabled && (c.HA.ID != "" || c.HA.LeaseTTL != nil) {
+		return out, errors.New("ha.id and ha.lease_ttl need ha.enabled: true")
+	}
+	out.HA.ID = c.HA.ID
+	if c.HA.LeaseTTL != nil {
+		if *c.HA.LeaseTTL <= 0 {
+			return out, fmt.Errorf("ha.lease_ttl must be positive, got %s", time.Duration(*c.HA.LeaseTTL))
+		}
+		out.HA.LeaseTTL = time.Duration(*c.HA.LeaseTTL)
+		interval := cmp.Or(out.Interval, ingest.DefaultInterval)
+		if out.HA.LeaseTTL < ingest.MinLeaseTTL || out.HA.LeaseTTL > interval {
+			return out, fmt.Errorf("ha.lease_ttl must be between %s and the interval (%s), got %s", ingest.MinLeaseTTL, interval, out.HA.LeaseTTL)
+		}
 	}
 	up, err := c.upkeepConfig()
 	if err != nil {
