@@ -32,7 +32,7 @@ func newRootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Com
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	root.AddCommand(newMigrateCmd(g), newRecordCmd(g), newSimulateCmd(g), newGenerateCmd(g), newDemoCmd(g), newQueryCmd(g), newReportCmd(g), newMaintainCmd(g), newExportCmd(g), newBenchCmd(g))
+	root.AddCommand(newMigrateCmd(g), newRecordCmd(g), newSimulateCmd(g), newGenerateCmd(g), newDemoCmd(g), newQueryCmd(g), newReportCmd(g), newMaintainCmd(g), newExportCmd(g), newBenchCmd(g), newConfigCmd(g))
 	return root
 }
 
