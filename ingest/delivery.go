@@ -353,6 +353,17 @@ func (d *delivery) updateGauges() {
 	}
 }
 
+// unwritten returns how many polls wait in memory or the spool.
+func (d *delivery) unwritten() int {
+	d.mu.Lock()
+	n := len(d.mem)
+	d.mu.Unlock()
+	if d.sp != nil {
+		n += d.sp.Stats().Records
+	}
+	return n
+}
+
 // state reports whether the last write failed and when one last succeeded.
 func (d *delivery) state() (down bool, lastOK time.Time) {
 	d.mu.Lock()

@@ -164,6 +164,9 @@ type OnceResult struct {
 	// Failed lists "region/instance/group: code" for every group whose last
 	// attempt failed, and discovery failures.
 	Failed []string
+	// Unwritten is how many polls the database did not take: they are in
+	// the spool, or were lost without one.
+	Unwritten int
 }
 
 // RunOnce discovers every target once, polls every group once (retrying
@@ -210,6 +213,7 @@ func (r *Recorder) RunOnce(ctx context.Context) (OnceResult, error) {
 	}
 	wg.Wait()
 	stopWriting()
+	res.Unwritten = r.d.unwritten()
 	sort.Strings(res.Failed)
 	if ctx.Err() == nil {
 		if _, err := r.w.RefreshRollups(ctx); err != nil {

@@ -103,6 +103,13 @@ ALIBABA_CLOUD_SECURITY_TOKEN, profile, credentials file, ECS RAM role).`,
 			if err != nil {
 				return fmt.Errorf("record --once: %w", err)
 			}
+			if res.Unwritten > 0 {
+				where := "lost: no data_dir, so no spool"
+				if icfg.Spool != nil {
+					where = "in the spool; the next record writes them"
+				}
+				return exitError{code: exitFailure, msg: fmt.Sprintf("record --once: polled %d groups, but the database did not take %d polls (%s)", res.Groups, res.Unwritten, where)}
+			}
 			if len(res.Failed) > 0 {
 				return exitError{code: exitFailure, msg: fmt.Sprintf("record --once: %d of %d groups failed: %s", len(res.Failed), res.Groups, strings.Join(res.Failed, "; "))}
 			}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,4 +193,35 @@ func head(s []string) []string {
 		return append(s[:5:5], fmt.Sprintf("… %d more", len(s)-5))
 	}
 	return s
+}
+
+// TestRecordOnceSaysWhenTheDatabaseDidNotTakeItsPolls runs record --once
+// while PostgreSQL is down: it must fail and say the polls are spooled, and
+// the next run, with the database back, must store them.
+func TestRecordOnceSaysWhenTheDatabaseDidNotTakeItsPolls(t *testing.T) {
+	t.Parallel()
+	srv, dbURL := pgtest.Private(t)
+	const groups, partitions = 3, 2
+	rig := newRecordRig(t, groups, partitions)
+	cfg := rig.config("once.yaml", filepath.Join(rig.dir, "data"), "")
+	ctx := context.Background()
+	if err := srv.Halt(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l := lagtrail{t: t, dbURL: dbURL, secret: rig.secret}
+	res := l.run("record", "--once", "--config", cfg)
+	if res.code != 1 || !strings.Contains(res.stderr, "the database did not take 3 polls (in the spool") {
+		t.Fatalf("record --once with the database down: exit %d, stderr:\n%s", res.code, res.stderr)
+	}
+	if err := srv.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res = l.run("record", "--once", "--config", cfg)
+	if res.code != 0 {
+		t.Fatalf("record --once with the database back: exit %d, stderr:\n%s", res.code, res.stderr)
+	}
+	led := rig.reconcile(ctx, dbURL, partitions)
+	if led.answered != 2*groups || led.stored != 2*groups || len(led.missing)+len(led.dups)+len(led.extra) > 0 {
+		t.Errorf("after two runs: answered %d, stored %d, missing %v, dups %v, extra %v; want %d of each, none missing", led.answered, led.stored, led.missing, led.dups, led.extra, 2*groups)
+	}
 }
