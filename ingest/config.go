@@ -120,6 +120,12 @@ type Target struct {
 	Groups []string
 }
 
+// DefaultPollTimeout is the PollTimeout used when it is zero: the smaller of
+// 30s and three quarters of the interval.
+func DefaultPollTimeout(interval time.Duration) time.Duration {
+	return min(30*time.Second, interval*3/4)
+}
+
 func (c Config) withDefaults() Config {
 	if c.Interval == 0 {
 		c.Interval = DefaultInterval
@@ -141,7 +147,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.HA = c.HA.withDefaults(c.Interval)
 	if c.PollTimeout == 0 {
-		c.PollTimeout = min(30*time.Second, c.Interval*3/4)
+		c.PollTimeout = DefaultPollTimeout(c.Interval)
 	}
 	if c.ThrottleBackoff == 0 {
 		c.ThrottleBackoff = time.Second

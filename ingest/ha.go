@@ -46,12 +46,18 @@ type HAConfig struct {
 	LeaseTTL time.Duration
 }
 
+// DefaultLeaseTTL is the LeaseTTL used when it is zero: half the interval,
+// at least 500ms.
+func DefaultLeaseTTL(interval time.Duration) time.Duration {
+	return max(interval/2, 500*time.Millisecond)
+}
+
 func (h HAConfig) withDefaults(interval time.Duration) HAConfig {
 	if h.Leases == nil {
 		return h
 	}
 	if h.LeaseTTL == 0 {
-		h.LeaseTTL = max(interval/2, 500*time.Millisecond)
+		h.LeaseTTL = DefaultLeaseTTL(interval)
 	}
 	if h.ID == "" {
 		h.ID = defaultRecorderID()

@@ -109,9 +109,8 @@ func fileInterval(c *fileConfig) time.Duration {
 // that is missing here prints as null, which TestConfigPrintShowsEveryKey
 // refuses: add the new key's default here, or a note when it has none.
 var configDefaults = map[string]configDefault{
-	"interval": constant(ingest.DefaultInterval),
-	// ingest's rule: the smaller of 30s and 3/4 of the interval.
-	"poll_timeout":                  func(c *fileConfig) (any, string) { return min(30*time.Second, fileInterval(c)*3/4), "" },
+	"interval":                      constant(ingest.DefaultInterval),
+	"poll_timeout":                  func(c *fileConfig) (any, string) { return ingest.DefaultPollTimeout(fileInterval(c)), "" },
 	"discovery_interval":            constant(ingest.DefaultDiscoveryInterval),
 	"alibaba.endpoint":              none("the region's public endpoint, chosen by the SDK"),
 	"alibaba.scheme":                constant("https"),
@@ -143,8 +142,7 @@ var configDefaults = map[string]configDefault{
 		if !c.HA.Enabled {
 			return nil, "unused: ha is not enabled"
 		}
-		// ingest's rule: half the interval, at least 500ms.
-		return max(fileInterval(c)/2, 500*time.Millisecond), ""
+		return ingest.DefaultLeaseTTL(fileInterval(c)), ""
 	},
 }
 
