@@ -15,8 +15,9 @@ import (
 	"github.com/lagtrail/lagtrail/store"
 )
 
-// outageHarness is a harness whose database can be halted.
-func outageHarness(t *testing.T, groups int) (*harness, func(context.Context) error, func(context.Context) error, ingest.Target) {
+// outageHarness is a harness whose database can be halted, with a config
+// polling its groups every second.
+func outageHarness(t *testing.T, groups int) (*harness, func(context.Context) error, func(context.Context) error, ingest.Config) {
 	t.Helper()
 	inst := alisim.Instance{Region: "cn-hangzhou", ID: "inst-outage"}
 	target := ingest.Target{Region: "cn-hangzhou", Instance: "inst-outage"}
@@ -36,7 +37,10 @@ func outageHarness(t *testing.T, groups int) (*harness, func(context.Context) er
 	}
 	t.Cleanup(st.Close)
 	h.store = st
-	return h, srv.Halt, srv.Resume, target
+	cfg := h.config(target)
+	cfg.Interval = time.Second
+	cfg.PollTimeout = 800 * time.Millisecond
+	return h, srv.Halt, srv.Resume, cfg
 }
 
 // answeredIDs returns the request ids of the GetConsumerProgress calls the
@@ -77,15 +81,12 @@ func checkEveryAnswerStoredOnce(t *testing.T, h *harness) {
 
 func TestRunSpoolsWhileTheDatabaseIsDownAndWritesInOrderAfter(t *testing.T) {
 	t.Parallel()
-	h, halt, resume, target := outageHarness(t, 3)
+	h, halt, resume, cfg := outageHarness(t, 3)
 	sp, err := spool.Open(spool.Config{Dir: filepath.Join(t.TempDir(), "spool")}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sp.Close()
-	cfg := h.config(target)
-	cfg.Interval = time.Second
-	cfg.PollTimeout = 800 * time.Millisecond
 	cfg.Spool = sp
 	reg := prometheus.NewRegistry()
 	rec, err := ingest.New(cfg, h.store, testLogger(t), reg)
@@ -130,7 +131,7 @@ func TestRunSpoolsWhileTheDatabaseIsDownAndWritesInOrderAfter(t *testing.T) {
 
 func TestSpooledPollsOutliveTheRecorder(t *testing.T) {
 	t.Parallel()
-	h, halt, resume, target := outageHarness(t, 2)
+	h, halt, resume, cfg := outageHarness(t, 2)
 	dir := filepath.Join(t.TempDir(), "spool")
 	run := func(d time.Duration) {
 		sp, err := spool.Open(spool.Config{Dir: dir}, testLogger(t))
@@ -138,9 +139,7 @@ func TestSpooledPollsOutliveTheRecorder(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer sp.Close()
-		cfg := h.config(target)
-		cfg.Interval = time.Second
-		cfg.PollTimeout = 800 * time.Millisecond
+		cfg := cfg
 		cfg.Spool = sp
 		rec := h.recorder(t, cfg)
 		ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -173,10 +172,7 @@ func TestSpooledPollsOutliveTheRecorder(t *testing.T) {
 
 func TestWithoutASpoolTheMemoryBoundDropsTheOldestAndCountsThem(t *testing.T) {
 	t.Parallel()
-	h, halt, _, target := outageHarness(t, 3)
-	cfg := h.config(target)
-	cfg.Interval = time.Second
-	cfg.PollTimeout = 800 * time.Millisecond
+	h, halt, _, cfg := outageHarness(t, 3)
 	cfg.Buffer.MemoryPolls = 4
 	reg := prometheus.NewRegistry()
 	rec, err := ingest.New(cfg, h.store, testLogger(t), reg)
