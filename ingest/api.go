@@ -106,9 +106,10 @@ func share(rps float64, members int) rate.Limit {
 // times out on its own so that a stopping recorder completes its in-flight
 // polls.
 func (a *regionAPI) call(ctx context.Context, lim *rate.Limiter, fn func(*alikafka.Client) error) (sent time.Time, err error) {
-	if err := lim.Wait(ctx); err != nil {
-		return time.Time{}, errNotSent
-	}
+	// The client first, then the limiter: a call leaves as soon as the
+	// limiter lets it. The other way round, calls admitted while every
+	// client was busy would queue for one and leave together when the
+	// stalled calls return, far over the limit.
 	var c *sdkClient
 	select {
 	case c = <-a.clients:
@@ -116,6 +117,9 @@ func (a *regionAPI) call(ctx context.Context, lim *rate.Limiter, fn func(*alikaf
 		return time.Time{}, errNotSent
 	}
 	defer func() { a.clients <- c }()
+	if err := lim.Wait(ctx); err != nil {
+		return time.Time{}, errNotSent
+	}
 
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
 	defer cancel()
