@@ -24,6 +24,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newBenchStorageCmd(g))
+	cmd.AddCommand(newBenchRecordCmd(g))
 	return cmd
 }
 
