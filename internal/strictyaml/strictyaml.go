@@ -23,12 +23,14 @@ var ErrEmpty = errors.New("file is empty")
 // cannotUnmarshal matches yaml.v3's type mismatch once the value is
 // dropped: its YAML tag and Go type mean little to the person who wrote the
 // file.
-var cannotUnmarshal = regexp.MustCompile(`^line (\d+): cannot unmarshal (!\S*) into (.+)$`)
+// The value, between backquotes, may itself hold backquotes: the greedy
+// match takes it up to the last "` into ".
+var cannotUnmarshal = regexp.MustCompile("(?s)^line (\\d+): cannot unmarshal (!.*?)(?: `.*`)? into (.+)$")
 
 // hasLine matches an error that says its line.
 var hasLine = regexp.MustCompile(`\bline \d+`)
 
-var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+var unknownField = regexp.MustCompile(`^line (\d+): field (.*) not found in type \S+$`)
 
 // quotedValue is the value yaml.v3 quotes in a type error ("cannot
 // unmarshal !!str `hunter2` into float64"): it is dropped, since a value in
@@ -47,13 +49,14 @@ func Decode(data []byte, v any) error {
 		}
 		var te *yaml.TypeError
 		if errors.As(err, &te) && len(te.Errors) > 0 {
-			msg := quotedValue.ReplaceAllString(te.Errors[0], "")
-			if m := unknownField.FindStringSubmatch(msg); m != nil {
-				msg = fmt.Sprintf("line %s: unknown key %q", m[1], m[2])
-			} else if m := cannotUnmarshal.FindStringSubmatch(msg); m != nil {
-				msg = fmt.Sprintf("line %s: want %s, got %s", m[1], wantKind(m[3]), yamlKind(m[2]))
+			raw := te.Errors[0]
+			if m := unknownField.FindStringSubmatch(raw); m != nil {
+				return fmt.Errorf("line %s: unknown key %q", m[1], m[2])
 			}
-			return errors.New(msg)
+			if m := cannotUnmarshal.FindStringSubmatch(raw); m != nil {
+				return fmt.Errorf("line %s: want %s, got %s", m[1], wantKind(m[3]), yamlKind(m[2]))
+			}
+			return errors.New(quotedValue.ReplaceAllString(raw, ""))
 		}
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		if !hasLine.MatchString(msg) {

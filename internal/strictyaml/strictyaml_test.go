@@ -64,6 +64,8 @@ func TestDecodeIsStrict(t *testing.T) {
 		"every: 1h\n\x00":     "line 2: control characters are not allowed",
 		"# \xff\nevery: 1h\n": "line 1: ",
 		"- 1\n":               "line 1: want a mapping of keys, got a list",
+		"\"\": 1\n":           `line 1: unknown key ""`,
+		"\n0 0: 1\n":          `line 2: unknown key "0 0"`,
 	} {
 		if err := strictyaml.Decode([]byte(in), &c); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Decode(%q) = %v, want an error containing %q", in, err, want)
@@ -101,11 +103,15 @@ func TestDecodeWordsTypeMismatches(t *testing.T) {
 		On    bool     `yaml:"on"`
 	}
 	for in, want := range map[string]string{
-		"n: abc\n":       "line 1: want a whole number, got text",
-		"names: x\n":     "line 1: want a list, got text",
-		"\non: {a: 1}\n": "line 2: want true or false, got a mapping",
-		"names: [[1]]\n": "line 1: want text, got a list",
-		"!x 1\n":         "line 1: want a mapping of keys, got a value with a tag",
+		"n: abc\n":        "line 1: want a whole number, got text",
+		"names: x\n":      "line 1: want a list, got text",
+		"\non: {a: 1}\n":  "line 2: want true or false, got a mapping",
+		"names: [[1]]\n":  "line 1: want text, got a list",
+		"!x 1\n":          "line 1: want a mapping of keys, got a value with a tag",
+		"n: a` into x`\n": "line 1: want a whole number, got text",
+		"0` 0\n":          "line 1: want a mapping of keys, got text",
+		"!%09\n":          "line 1: want a mapping of keys, got a value with a tag",
+		"0\n\r0":          "line 1: want a mapping of keys, got text",
 	} {
 		var c cfg
 		err := strictyaml.Decode([]byte(in), &c)
