@@ -21,6 +21,7 @@ type metrics struct {
 	leasedGroups  prometheus.Gauge
 	members       prometheus.Gauge
 	lastSuccess   *prometheus.GaugeVec
+	clamped       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -88,6 +89,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "lagtrail", Name: "last_successful_poll_timestamp_seconds",
 			Help: "Unix time of the last successful poll of each group.",
 		}, []string{"region", "instance", "group"}),
+		clamped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "lagtrail", Name: "clamped_values_total",
+			Help: "Values of successful responses stored clamped, by region and kind: last_timestamp (not a time, stored as -1), rebalance_time (after 9999, stored as none), rebalances (entries past the first 1000 dropped).",
+		}, []string{"region", "kind"}),
 	}
 	for _, reason := range []string{dropSpoolFull, dropMemoryFull, dropInvalid, dropUnreadable} {
 		m.dropped.WithLabelValues(reason)
@@ -96,7 +101,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.polls, m.pollDuration, m.scheduleLag, m.samples, m.pollsWritten, m.writeErrors, m.writeDuration,
-		m.memoryPolls, m.spoolPolls, m.spoolBytes, m.dropped, m.groups, m.leasedGroups, m.members, m.lastSuccess} {
+		m.memoryPolls, m.spoolPolls, m.spoolBytes, m.dropped, m.groups, m.leasedGroups, m.members, m.lastSuccess, m.clamped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

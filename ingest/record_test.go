@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lagtrail/lagtrail/ingest"
 	"github.com/lagtrail/lagtrail/internal/alisim"
@@ -356,5 +357,55 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %s waiting for %s", limit, what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestClampedValuesAreStoredAndCounted serves a LastTimestamp that is not a
+// time on one partition: the poll is stored, that partition's time as
+// unknown and the other's as given, and the clamp is counted by kind.
+func TestClampedValuesAreStoredAndCounted(t *testing.T) {
+	t.Parallel()
+	const good = int64(1736164800000)
+	h := newHarness(t, alisim.Config{
+		Fleet: alisim.ExampleFleet(),
+		Progress: func(_, _, _ string, _ time.Time) alisim.GroupProgress {
+			return alisim.GroupProgress{Topics: []alisim.TopicProgress{{Name: "t", Partitions: []alisim.PartitionProgress{
+				{Partition: 0, Broker: 10, Consumer: 5, LastTimestampMs: -7},
+				{Partition: 1, Broker: 10, Consumer: 10, LastTimestampMs: good},
+			}}}}
+		},
+	})
+	reg := prometheus.NewRegistry()
+	rec, err := ingest.New(h.config(exampleTarget), h.store, testLogger(t), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	if res, err := rec.RunOnce(context.Background()); err != nil || len(res.Failed) != 0 {
+		t.Fatalf("RunOnce = %+v, %v; want the poll stored", res, err)
+	}
+	got := h.samples(t)
+	if len(got) != 2 || got[0].LastConsumedAt != nil || got[1].LastConsumedAt == nil || got[1].LastConsumedAt.UnixMilli() != good || got[0].Lag != 5 {
+		t.Fatalf("samples %+v; want partition 0 with lag 5 and no time, partition 1 at %d", got, good)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counted []string
+	for _, mf := range mfs {
+		if mf.GetName() != "lagtrail_clamped_values_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, lp := range m.GetLabel() {
+				labels = append(labels, lp.GetName()+"="+lp.GetValue())
+			}
+			counted = append(counted, fmt.Sprintf("%s %v", strings.Join(labels, ","), m.GetCounter().GetValue()))
+		}
+	}
+	if want := "kind=last_timestamp,region=cn-hangzhou 1"; len(counted) != 1 || counted[0] != want {
+		t.Errorf("lagtrail_clamped_values_total: %q, want %q", counted, want)
 	}
 }

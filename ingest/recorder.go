@@ -287,7 +287,12 @@ func (r *Recorder) pollOnce(ctx context.Context, g store.GroupRef, slot time.Tim
 	}
 	if err == nil {
 		p.RequestID = cleanText(resp.RequestId, 100)
-		err = toSamples(p, resp)
+		var clamped []Clamp
+		clamped, err = convertProgress(p, resp)
+		for _, c := range clamped {
+			r.log.Warn("response value clamped", groupAttrs(g), slog.String("kind", c.Kind), slog.Int("count", c.Count), slog.String("detail", c.Detail))
+			r.metrics.clamped.WithLabelValues(g.Region, c.Kind).Add(float64(c.Count))
+		}
 	}
 	if err != nil {
 		var ae *APIError
