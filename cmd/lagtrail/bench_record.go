@@ -204,6 +204,7 @@ func recordNotes(rep *recordBenchReport) []string {
 	s := rep.Settings
 	notes := []string{
 		"lateness is the request's arrival at the simulated endpoint minus its slot (ingest.Slot), so it includes the rate limiter's and the SDK's waits",
+		"the rate verdict is on calls sent (the stored polls' started_at, which the recorder's limiter governs); arrivals at the endpoint can bunch above it when the endpoint's process stalls and then accepts queued connections together",
 		"CPU per 1,000 polls over the recorder's whole life counts every answered poll of the run, warm-up included, against all its CPU (start-up and shutdown included)",
 		"write latencies are interpolated within the buckets of lagtrail_write_duration_seconds, as histogram_quantile does",
 		"the simulator, the analysis and PostgreSQL share this machine's CPUs with the recorder; see the machine figures",

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lagtrail/lagtrail/ingest"
 	"github.com/lagtrail/lagtrail/internal/alisim"
+	"github.com/lagtrail/lagtrail/store"
 )
 
 // recordBench runs the recorder against simulated fleets.
@@ -101,6 +102,7 @@ func (b *recordBench) run(ctx context.Context, label string, groups int) (*recor
 	if err != nil {
 		return nil, err
 	}
+	began := time.Now()
 	args := []string{"record", "--config", cfgPath, "--listen", "127.0.0.1:0", "--log-format", "json"}
 	child, err := startBenchChild(b.exe, args, benchEnv(b.keyID, b.secret, b.dbURL), b.secret, func(s string) { b.progress("%s: recorder: %s", label, s) })
 	if err != nil {
@@ -143,6 +145,9 @@ func (b *recordBench) run(ctx context.Context, label string, groups int) (*recor
 		WindowFrom:      from.UTC(), WindowTo: to.UTC(),
 	}
 	b.requestFigures(r, sim.sim.Requests(), fleet, from, to)
+	if err := b.sendPeaks(ctx, r, began, time.Now()); err != nil {
+		return nil, err
+	}
 	b.metricFigures(r, m0, m1)
 	r.Machine = machineDelta(mach0, mach1)
 	user, sys := child.cpu()
@@ -155,7 +160,7 @@ func (b *recordBench) run(ctx context.Context, label string, groups int) (*recor
 	child.mu.Unlock()
 	r.Punctual = r.Punctuality.Polls > 0 && r.Punctuality.Within == r.Punctuality.Polls &&
 		r.Punctuality.Missing == 0 && r.Punctuality.Doubled == 0
-	r.RateWithinLimit = r.Rate.AnsweredPolls > 0 && float64(r.Rate.Peak) <= f.rps
+	r.RateWithinLimit = r.Rate.AnsweredPolls > 0 && float64(r.Rate.SentPeak) <= f.rps
 	b.progress("%s: %s polls in the window, %.2f%% within %s of their slot, peak %d requests in 1s in one region, %.3f CPU s per 1,000 polls",
 		label, thousands(int64(r.Punctuality.Polls)), 100*r.Punctuality.WithinShare, b.tolerance(), r.Rate.Peak, r.CPU.PerThousandPolls)
 	return r, nil
@@ -166,6 +171,25 @@ func perThousand(x jsonFloat, n int) jsonFloat {
 		return jsonFloat(math.NaN())
 	}
 	return 1000 * x / jsonFloat(n)
+}
+
+// sendPeaks fills the peak of calls sent per second from the stored polls.
+func (b *recordBench) sendPeaks(ctx context.Context, r *recordRunFigures, from, to time.Time) error {
+	st, err := store.Open(ctx, store.Config{DatabaseURL: b.dbURL}, nil)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	peaks, err := st.SendPeaks(ctx, from, to)
+	if err != nil {
+		return err
+	}
+	for _, p := range peaks {
+		if p.Peak > r.Rate.SentPeak {
+			r.Rate.SentPeak, r.Rate.SentPeakRegion = p.Peak, p.Region
+		}
+	}
+	return nil
 }
 
 // requestFigures fills punctuality and request rates from the endpoint's

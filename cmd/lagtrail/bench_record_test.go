@@ -109,12 +109,17 @@ func checkRecordRun(t *testing.T, r *recordRunFigures, groups int, interval, dur
 		t.Errorf("%s: request rate %+v", r.Label, rate)
 	}
 	for _, reg := range rate.Regions {
-		if reg.Peak < 1 || reg.Peak > limit || reg.WindowMean <= 0 {
-			t.Errorf("%s: region %s peaks at %d/s (mean %.1f/s); want 1 to %d", r.Label, reg.Region, reg.Peak, reg.WindowMean, limit)
+		if reg.Peak < 1 || reg.WindowMean <= 0 {
+			t.Errorf("%s: region %s peaks at %d/s (mean %.1f/s); want requests", r.Label, reg.Region, reg.Peak, reg.WindowMean)
 		}
 	}
-	if within := rate.Peak > 0 && rate.Peak <= limit; r.RateWithinLimit != within {
-		t.Errorf("%s: rate within limit %v, but peak %d against %d says %v", r.Label, r.RateWithinLimit, rate.Peak, limit, within)
+	// The recorder's limiter governs send times; arrivals may bunch when
+	// the endpoint's process stalls on a loaded machine.
+	if rate.SentPeak < 1 || rate.SentPeak > limit || rate.SentPeakRegion == "" {
+		t.Errorf("%s: sent peak %d/s in %q; want 1 to %d", r.Label, rate.SentPeak, rate.SentPeakRegion, limit)
+	}
+	if within := rate.SentPeak > 0 && rate.SentPeak <= limit; r.RateWithinLimit != within {
+		t.Errorf("%s: rate within limit %v, but sent peak %d against %d says %v", r.Label, r.RateWithinLimit, rate.SentPeak, limit, within)
 	}
 	c := r.CPU
 	if c.Seconds <= 0 || math.Abs(float64(c.Seconds-c.UserSeconds-c.SystemSeconds)) > 1e-6 || c.PerThousandPolls <= 0 || c.WindowSeconds < 0 || c.ResidentBytes <= 0 {
