@@ -43,6 +43,7 @@ type Source interface {
 	CapacityWeek(ctx context.Context, g store.GroupRef, from, to time.Time) ([]store.CapacityCell, error)
 	CapacityHours(ctx context.Context, g store.GroupRef, from, to time.Time) ([]store.CapacityHour, error)
 	Top(ctx context.Context, q store.TopQuery) ([]store.TopRow, error)
+	Fleet(ctx context.Context, q store.FleetQuery) ([]store.FleetRow, error)
 }
 
 // DefaultLookback is Config.Lookback's default.

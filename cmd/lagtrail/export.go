@@ -114,11 +114,11 @@ func runExport(cmd *cobra.Command, g *globals, f *exportFlags) (err error) {
 		return err
 	}
 	ctx := cmd.Context()
-	st, _, err := g.openStore(ctx, f.dbURL, file)
+	st, _, release, err := g.readStore(ctx, f.dbURL, file)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer release()
 
 	// The output file is created only once the database is open, so that
 	// a bad URL leaves an existing file alone.

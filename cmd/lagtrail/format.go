@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -96,16 +98,12 @@ func (t *table) writeCSV(w io.Writer) error {
 	return cw.Error()
 }
 
+// writeJSON writes one JSON document: the meta keys, "columns" and "rows",
+// sorted by key and indented by two spaces, as json.Encoder writes a map.
+// Rows are encoded one at a time as they are written, so a large result
+// streams instead of being built twice in memory.
 func (t *table) writeJSON(w io.Writer) error {
-	rows := make([]map[string]any, len(t.rows))
-	for i, r := range t.rows {
-		m := make(map[string]any, len(r))
-		for j, v := range r {
-			m[t.columns[j].name] = jsonValue(v)
-		}
-		rows[i] = m
-	}
-	doc := map[string]any{}
+	doc := make(map[string]any, len(t.meta)+1)
 	for k, v := range t.meta {
 		doc[k] = jsonValue(v)
 	}
@@ -114,10 +112,65 @@ func (t *table) writeJSON(w io.Writer) error {
 		cols[i] = c.name
 	}
 	doc["columns"] = cols
-	doc["rows"] = rows
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	keys := make([]string, 0, len(doc)+1)
+	for k := range doc {
+		keys = append(keys, k)
+	}
+	keys = append(keys, "rows")
+	sort.Strings(keys)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	bw.WriteString("{\n")
+	for i, k := range keys {
+		if i > 0 {
+			bw.WriteString(",\n")
+		}
+		name, _ := json.Marshal(k)
+		bw.WriteString("  ")
+		bw.Write(name)
+		bw.WriteString(": ")
+		if k == "rows" {
+			if err := t.writeJSONRows(bw); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := json.MarshalIndent(doc[k], "  ", "  ")
+		if err != nil {
+			return err
+		}
+		bw.Write(v)
+	}
+	bw.WriteString("\n}\n")
+	return bw.Flush()
+}
+
+// writeJSONRows writes the rows array of writeJSON, each row an object
+// keyed by column name.
+func (t *table) writeJSONRows(bw *bufio.Writer) error {
+	if len(t.rows) == 0 {
+		_, err := bw.WriteString("[]")
+		return err
+	}
+	bw.WriteString("[\n")
+	m := make(map[string]any, len(t.columns))
+	for i, r := range t.rows {
+		for j, v := range r {
+			m[t.columns[j].name] = jsonValue(v)
+		}
+		b, err := json.MarshalIndent(m, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteString(",\n")
+		}
+		bw.WriteString("    ")
+		if _, err := bw.Write(b); err != nil {
+			return err
+		}
+	}
+	_, err := bw.WriteString("\n  ]")
+	return err
 }
 
 func (t *table) writeTable(w io.Writer) error {

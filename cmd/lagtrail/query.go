@@ -31,7 +31,7 @@ type queryFlags struct {
 
 func newQueryCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "query lag|rates|drain|status|events|top|skew",
+		Use:   "query lag|rates|drain|status|events|top|skew|fleet",
 		Short: "Answer questions about the recorded history",
 		Long: `query reads the recorded history and computes, in PostgreSQL, what it means.
 
@@ -43,7 +43,7 @@ Times are RFC3339, "now", or relative to now: -24h, -90m, -7d.`,
 	}
 	cmd.AddCommand(
 		newQueryLagCmd(g), newQueryRatesCmd(g), newQueryDrainCmd(g),
-		newQueryStatusCmd(g), newQueryEventsCmd(g), newQueryTopCmd(g), newQuerySkewCmd(g),
+		newQueryStatusCmd(g), newQueryEventsCmd(g), newQueryTopCmd(g), newQuerySkewCmd(g), newQueryFleetCmd(g),
 	)
 	return cmd
 }
@@ -143,16 +143,16 @@ func (f *queryFlags) engine(ctx context.Context, g *globals) (*query.Engine, fun
 	if err != nil {
 		return nil, nil, err
 	}
-	st, log, err := g.openStore(ctx, f.dbURL, file)
+	st, log, release, err := g.readStore(ctx, f.dbURL, file)
 	if err != nil {
 		return nil, nil, err
 	}
 	e, err := query.New(st, query.Config{}, log)
 	if err != nil {
-		st.Close()
+		release()
 		return nil, nil, err
 	}
-	return e, st.Close, nil
+	return e, release, nil
 }
 
 // queryErr turns errors about the request into usage errors (exit 2).

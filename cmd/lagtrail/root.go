@@ -18,21 +18,31 @@ type globals struct {
 	getenv         func(string) string
 	logLevel       string
 	logFormat      string
+	// shared, when set, is the store every reading command uses instead of
+	// opening its own: the HTTP API runs the query and report commands on
+	// the server's one pool. log goes with it.
+	shared    *store.Store
+	sharedLog *slog.Logger
 }
 
 func newRootCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
-	g := &globals{stdout: stdout, stderr: stderr, getenv: getenv}
+	return newRootCmdWith(&globals{stdout: stdout, stderr: stderr, getenv: getenv})
+}
+
+// newRootCmdWith returns the command tree sharing g: the HTTP API builds
+// one per request, with the request's writer and the server's store.
+func newRootCmdWith(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "lagtrail",
 		Short:         "Record and query the history of alikafka consumer-group progress",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	root.AddCommand(newMigrateCmd(g), newRecordCmd(g), newSimulateCmd(g), newGenerateCmd(g), newDemoCmd(g), newQueryCmd(g), newReportCmd(g), newMaintainCmd(g), newExportCmd(g), newBenchCmd(g), newConfigCmd(g))
+	root.AddCommand(newMigrateCmd(g), newRecordCmd(g), newSimulateCmd(g), newGenerateCmd(g), newDemoCmd(g), newQueryCmd(g), newReportCmd(g), newMaintainCmd(g), newExportCmd(g), newBenchCmd(g), newConfigCmd(g), newServeCmd(g))
 	return root
 }
 
@@ -69,4 +79,19 @@ func (g *globals) openStore(ctx context.Context, flagURL string, file *fileConfi
 		return nil, nil, fmt.Errorf("open store: %w", err)
 	}
 	return st, log, nil
+}
+
+// readStore returns the store a reading command (query, report, export)
+// uses, and the function that releases it: the shared store of the HTTP
+// API, which stays open, or one opened at the URL chosen from flagURL, the
+// environment and file.
+func (g *globals) readStore(ctx context.Context, flagURL string, file *fileConfig) (*store.Store, *slog.Logger, func(), error) {
+	if g.shared != nil {
+		return g.shared, g.sharedLog, func() {}, nil
+	}
+	st, log, err := g.openStore(ctx, flagURL, file)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return st, log, st.Close, nil
 }
