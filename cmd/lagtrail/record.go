@@ -18,7 +18,7 @@ import (
 )
 
 func newRecordCmd(g *globals) *cobra.Command {
-	var dbURL, configPath, listen string
+	var dbURL, configPath, listen, tokenFile string
 	var once bool
 	cmd := &cobra.Command{
 		Use:   "record --config FILE",
@@ -36,9 +36,11 @@ With ha.enabled, several record processes with the same config and database
 share the groups through leases in the database: each group is polled by
 one of them, and the groups of one that dies are taken over.
 
-With --listen it serves Prometheus metrics on /metrics, /healthz (the
-process runs) and /readyz (the database answers and a poll succeeded in the
-last three intervals). A listen address without a host binds to loopback.
+With --listen it serves Prometheus metrics on /metrics (the recorder's own
+and the recorded lag under kafka-lag-exporter's and kafka_exporter's names),
+/healthz (the process runs), /readyz (the database answers and a poll
+succeeded in the last three intervals), and the HTTP API and web pages of
+"lagtrail serve". A listen address without a host binds to loopback.
 
 With --once it polls every group once and exits: 0 if every poll succeeded,
 1 otherwise. Credentials come from the Alibaba Cloud SDK's default chain
@@ -55,6 +57,10 @@ ALIBABA_CLOUD_SECURITY_TOKEN, profile, credentials file, ECS RAM role).`,
 				return usagef("config %s: %v", configPath, err)
 			}
 			addr, err := listenAddr(listen)
+			if err != nil {
+				return err
+			}
+			token, err := readToken(tokenFile, g.getenv)
 			if err != nil {
 				return err
 			}
@@ -85,7 +91,7 @@ ALIBABA_CLOUD_SECURITY_TOKEN, profile, credentials file, ECS RAM role).`,
 			}
 			defer rec.Close()
 			if addr != "" {
-				stopHTTP, err := serveRecorderHTTP(ctx, addr, reg, rec, st, log)
+				stopHTTP, err := serveRecorderHTTP(ctx, addr, token, reg, rec, st, log, g.getenv)
 				if err != nil {
 					return err
 				}
@@ -120,7 +126,8 @@ ALIBABA_CLOUD_SECURITY_TOKEN, profile, credentials file, ECS RAM role).`,
 	cmd.Flags().StringVar(&configPath, "config", "", "config file (required)")
 	cmd.Flags().StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default $"+envDatabaseURL+", then database_url of the config file)")
 	cmd.Flags().BoolVar(&once, "once", false, "poll every group once and exit: 0 if all polls succeeded, 1 otherwise")
-	cmd.Flags().StringVar(&listen, "listen", "", "serve /metrics, /healthz and /readyz on this address, e.g. :9464 (loopback) or 0.0.0.0:9464; off when empty")
+	cmd.Flags().StringVar(&listen, "listen", "", "serve /metrics, /healthz, /readyz, the API and the web pages on this address, e.g. :9464 (loopback) or 0.0.0.0:9464; off when empty")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the bearer token /api/ and /metrics require with --listen (default $"+envAPIToken+"; none: no authentication)")
 	return cmd
 }
 

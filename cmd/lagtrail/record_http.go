@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lagtrail/lagtrail/ingest"
 	"github.com/lagtrail/lagtrail/store"
@@ -40,41 +37,23 @@ func listenAddr(v string) (string, error) {
 // before the recorder reports itself not ready.
 const readyWithin = 3
 
-// serveRecorderHTTP serves the recorder's metrics and health on addr until
-// the returned function is called.
-func serveRecorderHTTP(ctx context.Context, addr string, reg *prometheus.Registry, rec *ingest.Recorder, st *store.Store, log *slog.Logger) (func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--listen: %w", err)
-	}
+// serveRecorderHTTP serves the recorder's metrics and health, the API and
+// the web pages on addr until the returned function is called.
+func serveRecorderHTTP(ctx context.Context, addr, token string, reg *prometheus.Registry, rec *ingest.Recorder, st *store.Store, log *slog.Logger, getenv func(string) string) (func(), error) {
 	started := time.Now()
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = fmt.Fprintln(w, "ok")
+	h, err := newHTTPHandler(httpConfig{
+		st: st, log: log, reg: reg, token: token, getenv: getenv,
+		ready: func(ctx context.Context) string { return readiness(ctx, rec.Health(), st, started, time.Now()) },
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if problem := readiness(r.Context(), rec.Health(), st, started, time.Now()); problem != "" {
-			http.Error(w, "not ready: "+problem, http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = fmt.Fprintln(w, "ready")
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics listener", slog.Any("err", err))
-		}
-	}()
-	log.Info("serving metrics and health", slog.String("addr", ln.Addr().String()))
-	return func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		<-done
-	}, nil
+	if err != nil {
+		return nil, err
+	}
+	stop, bound, err := serveHTTP(ctx, addr, h, log)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("serving metrics and health", slog.String("addr", bound), slog.Bool("token", token != ""))
+	return stop, nil
 }
 
 // readiness returns why the recorder is not ready, or "" when it is: the

@@ -41,7 +41,8 @@ lag was normal (at most 5 seconds of production, or 1.5 times the normal
 lag) and recovered at the first poll after it back at normal.
 
 --format markdown (the default) prints the summary as Markdown; json prints
-the whole report, including every poll. With --out DIR it writes
+the whole report, including every poll; csv prints one row per incident:
+start, peak, recovery, cause and affected partitions. With --out DIR it writes
 DIR/incident.md, DIR/incident.json and three charts (lag by partition, rates,
 time lag) as --chart-format png or svg, and prints their paths.`,
 		Args: cobra.NoArgs,
@@ -56,7 +57,7 @@ time lag) as --chart-format png or svg, and prints their paths.`,
 	fl.StringVar(&f.from, "from", "-24h", "start of the range: RFC3339, now, or relative (-6h, -2d)")
 	fl.StringVar(&f.until, "to", "now", "end of the range (exclusive)")
 	fl.DurationVar(&f.baseline, "baseline", query.DefaultBaseline, "history before --from read as the group's normal")
-	fl.StringVar(&f.format, "format", "markdown", "output format: markdown or json")
+	fl.StringVar(&f.format, "format", "markdown", "output format: markdown, json or csv")
 	fl.StringVar(&f.out, "out", "", "directory to write incident.md, incident.json and the charts into")
 	fl.StringVar(&f.chartFormat, "chart-format", "png", "chart image format with --out: png or svg")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -75,8 +76,11 @@ time lag) as --chart-format png or svg, and prints their paths.`,
 			return queryErr(err)
 		}
 		if f.out == "" {
-			if f.format == "json" {
+			switch f.format {
+			case "json":
 				return writeJSONDoc(g.stdout, rep)
+			case "csv":
+				return incidentTable(rep).write(g.stdout, "csv")
 			}
 			_, err := g.stdout.Write(incidentMarkdown(rep, nil))
 			return err
@@ -99,8 +103,8 @@ func (f *incidentFlags) request(now time.Time) (query.IncidentRequest, error) {
 	switch {
 	case f.q.group == "":
 		return req, usagef("--group is required: the report is about one consumer group")
-	case f.format != "markdown" && f.format != "json":
-		return req, usagef("--format must be markdown or json, got %q", f.format)
+	case f.format != "markdown" && f.format != "json" && f.format != "csv":
+		return req, usagef("--format must be markdown, json or csv, got %q", f.format)
 	case f.chartFormat != "png" && f.chartFormat != "svg":
 		return req, usagef("--chart-format must be png or svg, got %q", f.chartFormat)
 	case f.baseline <= 0:
@@ -155,4 +159,32 @@ func writeIncidentFiles(rep *query.IncidentReport, dir, chartFormat string) ([]s
 		paths = append(paths, filepath.Join(dir, c.file))
 	}
 	return paths, nil
+}
+
+// incidentTable is one row per incident of rep, for CSV.
+func incidentTable(rep *query.IncidentReport) *table {
+	t := &table{columns: []column{
+		{"region", kText}, {"instance", kText}, {"group", kText}, {"incident", kInt},
+		{"start", kTime}, {"started_before", kText}, {"detected", kTime},
+		{"peak", kTime}, {"peak_lag", kCount}, {"peak_time_lag_seconds", kSeconds}, {"peak_time_lag_kind", kText},
+		{"recovered", kTime}, {"recovery_seconds", kSeconds}, {"drain_seconds", kSeconds},
+		{"cause_kind", kText}, {"cause", kText}, {"affected_partitions", kText},
+	}}
+	for i, inc := range rep.Incidents {
+		var recovered, recovery, drain, kind any
+		if inc.Recovered != nil {
+			recovered, recovery, drain = *inc.Recovered, inc.RecoverySeconds, inc.DrainSeconds
+		}
+		if inc.PeakTimeLagKind != "" {
+			kind = inc.PeakTimeLagKind
+		}
+		refs := make([]query.PartitionRef, len(inc.Affected))
+		for j, a := range inc.Affected {
+			refs[j] = a.PartitionRef
+		}
+		t.add(rep.Group.Region, rep.Group.InstanceID, rep.Group.Group, int64(i+1),
+			inc.Start, inc.StartedBefore, inc.Detected, inc.Peak, inc.PeakLag, f64(inc.PeakTimeLag), kind,
+			recovered, recovery, drain, inc.Cause.Kind, inc.Cause.Text, query.JoinPartitions(refs))
+	}
+	return t
 }
