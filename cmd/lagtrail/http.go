@@ -39,12 +39,14 @@ type httpConfig struct {
 	token   string
 	timeout time.Duration
 	getenv  func(string) string
+	// kafkaExporterNames adds kafka_exporter's names to the lag gauges.
+	kafkaExporterNames bool
 }
 
 // newHTTPHandler returns the handler of serve and record --listen: the
 // API, the web pages, /metrics with the lag gauges, /healthz and /readyz.
 func newHTTPHandler(c httpConfig) (http.Handler, error) {
-	lag, err := lagmetrics.New(c.st, lagmetrics.Config{}, c.log)
+	lag, err := lagmetrics.New(c.st, lagmetrics.Config{KafkaExporterNames: c.kafkaExporterNames}, c.log)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ import (
 
 func newRecordCmd(g *globals) *cobra.Command {
 	var dbURL, configPath, listen, tokenFile string
-	var once bool
+	var once, kafkaExporterNames bool
 	cmd := &cobra.Command{
 		Use:   "record --config FILE",
 		Short: "Poll GetConsumerProgress for every configured group and store each poll",
@@ -37,7 +37,8 @@ share the groups through leases in the database: each group is polled by
 one of them, and the groups of one that dies are taken over.
 
 With --listen it serves Prometheus metrics on /metrics (the recorder's own
-and the recorded lag under kafka-lag-exporter's and kafka_exporter's names),
+and the recorded lag under kafka-lag-exporter's names, and kafka_exporter's
+with --kafka-exporter-names),
 /healthz (the process runs), /readyz (the database answers and a poll
 succeeded in the last three intervals), and the HTTP API and web pages of
 "lagtrail serve". A listen address without a host binds to loopback.
@@ -91,7 +92,7 @@ ALIBABA_CLOUD_SECURITY_TOKEN, profile, credentials file, ECS RAM role).`,
 			}
 			defer rec.Close()
 			if addr != "" {
-				stopHTTP, err := serveRecorderHTTP(ctx, addr, token, reg, rec, st, log, g.getenv)
+				stopHTTP, err := serveRecorderHTTP(ctx, httpConfig{st: st, log: log, reg: reg, token: token, getenv: g.getenv, kafkaExporterNames: kafkaExporterNames}, addr, rec)
 				if err != nil {
 					return err
 				}
@@ -127,6 +128,7 @@ ALIBABA_CLOUD_SECURITY_TOKEN, profile, credentials file, ECS RAM role).`,
 	cmd.Flags().StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default $"+envDatabaseURL+", then database_url of the config file)")
 	cmd.Flags().BoolVar(&once, "once", false, "poll every group once and exit: 0 if all polls succeeded, 1 otherwise")
 	cmd.Flags().StringVar(&listen, "listen", "", "serve /metrics, /healthz, /readyz, the API and the web pages on this address, e.g. :9464 (loopback) or 0.0.0.0:9464; off when empty")
+	cmd.Flags().BoolVar(&kafkaExporterNames, "kafka-exporter-names", false, "with --listen, also export the lag under kafka_exporter's names (kafka_consumergroup_lag, ...)")
 	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the bearer token /api/ and /metrics require with --listen (default $"+envAPIToken+"; none: no authentication)")
 	return cmd
 }

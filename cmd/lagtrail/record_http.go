@@ -8,10 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/lagtrail/lagtrail/ingest"
-	"github.com/lagtrail/lagtrail/store"
 )
 
 // listenAddr checks a --listen value. A missing host means loopback: an
@@ -39,12 +36,11 @@ const readyWithin = 3
 
 // serveRecorderHTTP serves the recorder's metrics and health, the API and
 // the web pages on addr until the returned function is called.
-func serveRecorderHTTP(ctx context.Context, addr, token string, reg *prometheus.Registry, rec *ingest.Recorder, st *store.Store, log *slog.Logger, getenv func(string) string) (func(), error) {
+func serveRecorderHTTP(ctx context.Context, c httpConfig, addr string, rec *ingest.Recorder) (func(), error) {
 	started := time.Now()
-	h, err := newHTTPHandler(httpConfig{
-		st: st, log: log, reg: reg, token: token, getenv: getenv,
-		ready: func(ctx context.Context) string { return readiness(ctx, rec.Health(), st, started, time.Now()) },
-	})
+	c.ready = func(ctx context.Context) string { return readiness(ctx, rec.Health(), c.st, started, time.Now()) }
+	log := c.log
+	h, err := newHTTPHandler(c)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +48,7 @@ func serveRecorderHTTP(ctx context.Context, addr, token string, reg *prometheus.
 	if err != nil {
 		return nil, err
 	}
-	log.Info("serving metrics and health", slog.String("addr", bound), slog.Bool("token", token != ""))
+	log.Info("serving metrics and health", slog.String("addr", bound), slog.Bool("token", c.token != ""))
 	return stop, nil
 }
 

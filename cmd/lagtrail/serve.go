@@ -15,6 +15,7 @@ import (
 type serveFlags struct {
 	listen, dbURL, configPath, tokenFile string
 	timeout                              time.Duration
+	kafkaExporterNames                   bool
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -31,8 +32,9 @@ func newServeCmd(g *globals) *cobra.Command {
                     lag, rates, drain, status, events, top, skew, capacity,
                     incident and export, with the commands' flags as query
                     parameters (/api/v1/openapi.json describes them)
-  /metrics          the recorded lag as kafka-lag-exporter and kafka_exporter
-                    name it, and the server's own metrics
+  /metrics          the recorded lag as kafka-lag-exporter names it (and as
+                    kafka_exporter does, with --kafka-exporter-names), and
+                    the server's own metrics
   /healthz, /readyz the process runs; the database answers
 
 It binds to loopback unless --listen names another address. With a token
@@ -50,6 +52,7 @@ It binds to loopback unless --listen names another address. With a token
 	fl.StringVar(&f.configPath, "config", "", "config file, for database_url")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token /api/ and /metrics require (default $"+envAPIToken+"; none: no authentication)")
 	fl.DurationVar(&f.timeout, "request-timeout", defaultRequestTimeout, "longest an API request may run")
+	fl.BoolVar(&f.kafkaExporterNames, "kafka-exporter-names", false, "also export the lag under kafka_exporter's names (kafka_consumergroup_lag, kafka_consumergroup_lag_sum, ...)")
 	return cmd
 }
 
@@ -81,7 +84,7 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h, err := newHTTPHandler(httpConfig{
-		st: st, log: log, reg: reg, token: token, timeout: f.timeout, getenv: g.getenv,
+		st: st, log: log, reg: reg, token: token, timeout: f.timeout, getenv: g.getenv, kafkaExporterNames: f.kafkaExporterNames,
 		ready: func(ctx context.Context) string {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()

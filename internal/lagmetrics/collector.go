@@ -34,6 +34,12 @@ type Config struct {
 	Timeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// KafkaExporterNames adds the gauges under danielqsj/kafka_exporter's
+	// names (kafka_consumergroup_lag, kafka_consumergroup_lag_sum, ...)
+	// to kafka-lag-exporter's. Two of them end in _sum, which promtool
+	// check metrics reports as a naming problem; kafka_exporter itself
+	// exposes them so.
+	KafkaExporterNames bool
 }
 
 // Collector is a prometheus.Collector of the recorded lag.
@@ -116,9 +122,13 @@ var (
 // Describe sends every metric's description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descGroupOffset, descGroupLag, descGroupLagSec, descGroupMaxLag, descGroupMaxLagS,
-		descGroupSumLag, descGroupTopicSum, descLatestOffset, descCurrentOffset, descCurrentOffsetSum, descLag, descLagSum,
-		descTopicOffset, descStatus, descSampleTime, descUp, descReadTime} {
+		descGroupSumLag, descGroupTopicSum, descLatestOffset, descStatus, descSampleTime, descUp, descReadTime} {
 		ch <- d
+	}
+	if c.cfg.KafkaExporterNames {
+		for _, d := range []*prometheus.Desc{descCurrentOffset, descCurrentOffsetSum, descLag, descLagSum, descTopicOffset} {
+			ch <- d
+		}
 	}
 }
 
@@ -179,7 +189,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	var topicOrder []topicKey
 	latest := map[latestKey]int64{}
 	var latestOrder []latestKey
+	kafkaExp := map[*prometheus.Desc]bool{descCurrentOffset: true, descCurrentOffsetSum: true, descLag: true, descLagSum: true, descTopicOffset: true}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		if kafkaExp[d] && !c.cfg.KafkaExporterNames {
+			return
+		}
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	for _, p := range parts {
