@@ -44,6 +44,7 @@ type Source interface {
 	CapacityHours(ctx context.Context, g store.GroupRef, from, to time.Time) ([]store.CapacityHour, error)
 	Top(ctx context.Context, q store.TopQuery) ([]store.TopRow, error)
 	Fleet(ctx context.Context, q store.FleetQuery) ([]store.FleetRow, error)
+	ExplainBuckets(ctx context.Context, q store.AggregateQuery, rollup bool) (string, error)
 }
 
 // DefaultLookback is Config.Lookback's default.

@@ -20,6 +20,9 @@ type Range struct {
 	By store.Level
 	// Tier picks where the buckets are computed; TierAuto by default.
 	Tier Tier
+	// Explain asks History for the plan of its bucket statement, run
+	// under EXPLAIN (ANALYZE, BUFFERS), in place of the rows.
+	Explain bool
 }
 
 // Tier is where History computes its buckets.
@@ -125,6 +128,10 @@ type History struct {
 	Events []store.Event
 	// Tier is where the buckets were computed: TierRaw or TierRollup.
 	Tier Tier
+	// Plan is PostgreSQL's EXPLAIN (ANALYZE, BUFFERS) of the bucket
+	// statement when the Range asked for it; Rows and Events are then
+	// empty.
+	Plan string
 }
 
 // History aggregates the selected partitions over r's buckets: lag, time
@@ -156,6 +163,14 @@ func (e *Engine) History(ctx context.Context, r Range) (*History, error) {
 	}
 	q := e.aggregate(groups, r.Selection, r.By, edges)
 	h := &History{Groups: groups, From: edges[0], To: edges[len(edges)-1], Step: step, By: r.By, Tier: tier}
+	if r.Explain {
+		plan, err := e.src.ExplainBuckets(ctx, q, tier == TierRollup)
+		if err != nil {
+			return nil, fmt.Errorf("history: %w", err)
+		}
+		h.Plan = plan
+		return h, nil
+	}
 	if tier == TierRollup {
 		aggs, err := e.src.RollupBuckets(ctx, q)
 		if err != nil {

@@ -14,11 +14,11 @@ import (
 // Only the buckets where a key has samples, counted intervals or breaks are
 // returned, ordered by key and bucket.
 func (s *Store) Buckets(ctx context.Context, q AggregateQuery) ([]BucketAggregate, error) {
-	args, ok, err := s.aggregateArgs(ctx, q)
+	sql, args, ok, err := s.bucketsQuery(ctx, q)
 	if err != nil || !ok {
 		return nil, wrapRead("aggregate buckets", err)
 	}
-	rows, err := collectAnalytic[bucketRow](ctx, s, bucketsSQL(q.By), args)
+	rows, err := collectAnalytic[bucketRow](ctx, s, sql, args)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate buckets: %w", err)
 	}
@@ -27,6 +27,16 @@ func (s *Store) Buckets(ctx context.Context, q AggregateQuery) ([]BucketAggregat
 		out[i] = r.aggregate()
 	}
 	return out, nil
+}
+
+// bucketsQuery returns the statement and arguments Buckets runs for q; ok
+// is false when none of q's groups is recorded.
+func (s *Store) bucketsQuery(ctx context.Context, q AggregateQuery) (string, []any, bool, error) {
+	args, ok, err := s.aggregateArgs(ctx, q)
+	if err != nil || !ok {
+		return "", nil, ok, err
+	}
+	return bucketsSQL(q.By), args, true, nil
 }
 
 // Events returns the series breaks of the selected partitions whose later

@@ -171,28 +171,11 @@ func RollupTier(edges []time.Time) time.Duration {
 // It returns an error wrapping ErrNotRollupAligned for edges off the hour,
 // LevelTopic, or a topic or partition filter at LevelGroup.
 func (s *Store) RollupBuckets(ctx context.Context, q AggregateQuery) ([]BucketAggregate, error) {
-	if err := q.validate(); err != nil {
-		return nil, fmt.Errorf("rollup buckets: %w", err)
-	}
-	tier := RollupTier(q.Edges)
-	switch {
-	case tier == 0:
-		return nil, fmt.Errorf("rollup buckets: %w: edges are not on the hour", ErrNotRollupAligned)
-	case q.By == LevelTopic:
-		return nil, fmt.Errorf("rollup buckets: %w: rollups keep no lag per topic", ErrNotRollupAligned)
-	case q.By == LevelGroup && (q.Topic != "" || q.Partition != nil):
-		return nil, fmt.Errorf("rollup buckets: %w: rollups keep no group lag for part of a group", ErrNotRollupAligned)
-	}
-	keys, err := s.groupKeys(ctx, q.Groups)
-	if err != nil || len(keys) == 0 {
+	sql, args, ok, err := s.rollupBucketsQuery(ctx, q)
+	if err != nil || !ok {
 		return nil, wrapRead("rollup buckets", err)
 	}
-	part, group := "lagtrail.partition_hourly", "lagtrail.group_hourly"
-	if tier == Day {
-		part, group = "lagtrail.partition_daily", "lagtrail.group_daily"
-	}
-	topic, partition, edges := q.filters()
-	rows, err := collectAnalytic[bucketRow](ctx, s, rollupBucketsSQL(q.By, part, group), []any{keys, edges, topic, partition})
+	rows, err := collectAnalytic[bucketRow](ctx, s, sql, args)
 	if err != nil {
 		return nil, fmt.Errorf("rollup buckets: %w", err)
 	}
@@ -263,4 +246,31 @@ type lagGrowthRow struct {
 	LagFrom       int64  `db:"lag_from"`
 	LagTo         int64  `db:"lag_to"`
 	Growth        int64  `db:"growth"`
+}
+
+// rollupBucketsQuery returns the statement and arguments RollupBuckets runs
+// for q; ok is false when none of q's groups is recorded.
+func (s *Store) rollupBucketsQuery(ctx context.Context, q AggregateQuery) (string, []any, bool, error) {
+	if err := q.validate(); err != nil {
+		return "", nil, false, err
+	}
+	tier := RollupTier(q.Edges)
+	switch {
+	case tier == 0:
+		return "", nil, false, fmt.Errorf("%w: edges are not on the hour", ErrNotRollupAligned)
+	case q.By == LevelTopic:
+		return "", nil, false, fmt.Errorf("%w: rollups keep no lag per topic", ErrNotRollupAligned)
+	case q.By == LevelGroup && (q.Topic != "" || q.Partition != nil):
+		return "", nil, false, fmt.Errorf("%w: rollups keep no group lag for part of a group", ErrNotRollupAligned)
+	}
+	keys, err := s.groupKeys(ctx, q.Groups)
+	if err != nil || len(keys) == 0 {
+		return "", nil, false, err
+	}
+	part, group := "lagtrail.partition_hourly", "lagtrail.group_hourly"
+	if tier == Day {
+		part, group = "lagtrail.partition_daily", "lagtrail.group_daily"
+	}
+	topic, partition, edges := q.filters()
+	return rollupBucketsSQL(q.By, part, group), []any{keys, edges, topic, partition}, true, nil
 }

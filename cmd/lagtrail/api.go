@@ -52,9 +52,10 @@ var apiEndpoints = []apiEndpoint{
 }
 
 // apiExcluded are flags the API does not take: where to connect, which
-// files to write, and help.
+// files to write, help, and explain (it runs EXPLAIN ANALYZE, an
+// operator's tool).
 var apiExcluded = map[string]bool{
-	"database-url": true, "config": true, "out": true, "output": true, "chart-format": true, "help": true,
+	"database-url": true, "config": true, "out": true, "output": true, "chart-format": true, "help": true, "explain": true,
 }
 
 // contentTypes are the media types of the formats.

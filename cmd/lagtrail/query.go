@@ -23,6 +23,7 @@ type queryFlags struct {
 	at                       string
 	tier                     string
 	hasRange, hasStep, hasBy bool
+	explain                  bool
 	// check, when set, validates the command's own flags against now. It
 	// runs with the shared checks, before the store is opened, so that a
 	// bad flag exits 2 whatever the state of the database.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,15 +23,19 @@ func historyCmd(g *globals, cmd *cobra.Command, render func(*query.History) *tab
 			if tier == "auto" {
 				tier = query.TierAuto
 			}
-			h, err := e.History(ctx, query.Range{Selection: p.sel, From: p.from, To: p.to, Step: f.step, By: p.by, Tier: tier})
+			h, err := e.History(ctx, query.Range{Selection: p.sel, From: p.from, To: p.to, Step: f.step, By: p.by, Tier: tier, Explain: f.explain})
 			if err != nil {
 				return nil, err
+			}
+			if f.explain {
+				return planTable(h), nil
 			}
 			return render(h), nil
 		})
 	}
 	f.register(cmd, true, true, true)
 	cmd.Flags().StringVar(&f.tier, "tier", "auto", "where buckets are computed: auto (rollups for hour-aligned steps over 24h or more), raw or rollup")
+	cmd.Flags().BoolVar(&f.explain, "explain", false, "print PostgreSQL's plan of the query, run under EXPLAIN (ANALYZE, BUFFERS), instead of its rows")
 	f.check = func(time.Time) error {
 		switch f.tier {
 		case "auto", "raw", "rollup":
@@ -39,6 +44,18 @@ func historyCmd(g *globals, cmd *cobra.Command, render func(*query.History) *tab
 		return usagef("--tier must be auto, raw or rollup, got %q", f.tier)
 	}
 	return cmd
+}
+
+// planTable prints the plan of an explained History: one row per line of
+// EXPLAIN's text, after the tier and buckets it read.
+func planTable(h *query.History) *table {
+	t := &table{meta: map[string]any{"query": "explain", "tier": string(h.Tier), "from": h.From, "to": h.To, "step_seconds": h.Step.Seconds()},
+		columns: []column{{"plan", kText}}}
+	t.add(fmt.Sprintf("tier %s, %d buckets of %s from %s", h.Tier, int(h.To.Sub(h.From)/h.Step), h.Step, h.From.UTC().Format(time.RFC3339)))
+	for line := range strings.Lines(h.Plan) {
+		t.add(strings.TrimRight(line, "\n"))
+	}
+	return t
 }
 
 func newQueryLagCmd(g *globals) *cobra.Command {
