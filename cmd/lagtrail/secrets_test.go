@@ -35,6 +35,8 @@ const (
 	// secretShort is short enough for yaml.v3 to quote it whole in a type
 	// error.
 	secretShort = "Pw-8c1d4e"
+	// secretToken is the API's bearer token.
+	secretToken = "APITOKEN-6e2b9d04f1"
 )
 
 var testSecrets = map[string]string{
@@ -45,6 +47,7 @@ var testSecrets = map[string]string{
 	"database password (flag)":        secretDBFlag,
 	"database password (file)":        secretDBFile,
 	"short password":                  secretShort,
+	"API bearer token":                secretToken,
 }
 
 // secretRun is one invocation of a command.
@@ -60,8 +63,9 @@ type secretRun struct {
 	// wantOut, when set, must appear in the output.
 	wantOut string
 	// probe lists URLs fetched two thirds into stop; their bodies count as
-	// output.
-	probe []string
+	// output, and must hold probeWant (default "lagtrail_").
+	probe     []string
+	probeWant string
 }
 
 // commandSpec says how to run one command of the tree: args takes it as far
@@ -117,6 +121,18 @@ var secretSpecs = map[string]commandSpec{
 	"report incident": {args: []string{"--group", "kafka-test", "--from", "-1h", "--to", "now"}, success: []string{"--group", "kafka-test", "--from", "-1h", "--to", "now"}},
 	"bench storage":   {args: []string{"--groups", "2", "--partitions", "2", "--days", "1", "--interval", "1h", "--runs", "1", "--single-polls", "4"}, success: []string{"--groups", "2", "--partitions", "2", "--days", "1", "--interval", "1h", "--runs", "1", "--single-polls", "4"}, ownDB: true},
 	"config print":    {success: []string{}, offline: true},
+	"query fleet":     {success: []string{}},
+	"serve": {args: []string{"--listen", "127.0.0.1:0"}, success: []string{"--listen", "127.0.0.1:0"}, stop: 2 * time.Second,
+		extra: func(f *secretFixture) []secretRun {
+			tokenFile := writeFile(f.t, "token", secretToken+"\n")
+			return []secretRun{
+				f.served("API and metrics, no token", nil, nil, "lagtrail_"),
+				f.served("token from the environment, requests without it", nil, map[string]string{envAPIToken: secretToken}, "bearer token is required"),
+				f.served("token from a file, requests without it", []string{"--token-file", tokenFile}, nil, "bearer token is required"),
+				{name: "token file missing", args: []string{"--token-file", tokenFile + ".missing"}, want: is(exitUsage)},
+				{name: "bad listen address", args: []string{"--listen", "127.0.0.1:notaport"}, want: is(exitUsage)},
+			}
+		}},
 }
 
 func is(want int) func(int) bool { return func(c int) bool { return c == want } }
@@ -226,6 +242,22 @@ func (f *secretFixture) probed(name, config string, env map[string]string) secre
 	return secretRun{name: name, args: []string{"--config", config, "--listen", fmt.Sprintf(":%d", port)}, env: env,
 		stop: 4 * time.Second, want: is(exitOK), wantOut: fmt.Sprintf("addr=127.0.0.1:%d", port),
 		probe: []string{base + "/metrics", base + "/healthz", base + "/readyz"}}
+}
+
+// served is a run of serve against the shared database on a loopback port
+// given as ":port", probed on the API, the metrics and a page while it
+// runs; the probes send no token.
+func (f *secretFixture) served(name string, args []string, env map[string]string, probeWant string) secretRun {
+	port := closedPort(f.t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	e := map[string]string{envDatabaseURL: withPassword(f.t, f.sharedDB, secretDBEnv)}
+	for k, v := range env {
+		e[k] = v
+	}
+	return secretRun{name: name, args: append([]string{"--listen", fmt.Sprintf(":%d", port)}, args...), env: e,
+		stop: 4 * time.Second, want: is(exitOK), wantOut: fmt.Sprintf("serving on http://127.0.0.1:%d/", port),
+		probe: []string{base + "/metrics", base + "/api/v1/fleet", base + "/api/v1/lag?from=yesterday", base + "/api/v1/lag?database-url=x", base + "/"},
+		probeWant: probeWant}
 }
 
 // commandPaths lists every command of the tree under c, c included, as
@@ -357,8 +389,12 @@ func (f *secretFixture) check(t *testing.T, name string, path []string, r secret
 	}()
 	code, timedOut := runWithStop(t, c, r.stop, 3*time.Minute)
 	bodies := <-probed
-	if len(r.probe) > 0 && !strings.Contains(bodies, "lagtrail_") {
-		t.Errorf("%s (%s): the probes got no metrics:\n%s", name, r.name, tail(bodies, 2000))
+	probeWant := r.probeWant
+	if probeWant == "" {
+		probeWant = "lagtrail_"
+	}
+	if len(r.probe) > 0 && !strings.Contains(bodies, probeWant) {
+		t.Errorf("%s (%s): the probes' answers lack %q:\n%s", name, r.name, probeWant, tail(bodies, 2000))
 	}
 	text := out.String() + bodies
 	if timedOut {
