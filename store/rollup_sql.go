@@ -238,7 +238,7 @@ gb AS (
 ),
 kb AS (
   SELECT rb.g, rb.tp, rb.pk, rb.bucket FROM rb
-  {{groupkeys}}
+  UNION SELECT gb.g, -1, -1, gb.bucket FROM gb
 )
 SELECT r.name AS region, i.instance_id, cg.name AS consumer_group,
        coalesce(tn.name, '') AS topic, kb.pk AS partition, kb.bucket - 1 AS bucket,
@@ -247,23 +247,28 @@ SELECT r.name AS region, i.instance_id, cg.name AS consumer_group,
        rb.consumed, rb.c_rate, coalesce(rb.c_cov, 0) AS c_cov,
        rb.produced, rb.p_rate, coalesce(rb.p_cov, 0) AS p_cov,
        NULL::float8 AS tl, 0 AS tl_kind, '{}'::text[] AS events
-FROM kb
+FROM {{from}}
 JOIN lagtrail.consumer_groups cg ON cg.group_key = kb.g
 JOIN lagtrail.instances i ON i.instance_key = cg.instance_key
 JOIN lagtrail.regions r ON r.region_key = i.region_key
 LEFT JOIN lagtrail.topics tn ON tn.topic_key = kb.tp
-LEFT JOIN rb ON (rb.g, rb.tp, rb.pk, rb.bucket) = (kb.g, kb.tp, kb.pk, kb.bucket)
-{{groupjoin}}
+{{rbjoin}}
 ORDER BY r.name, i.instance_id, cg.name, topic, kb.pk, kb.bucket`
-	r := strings.NewReplacer("{{part}}", part, "{{group}}", group)
+	var r *strings.Replacer
 	if l == LevelGroup {
+		// Every bucket with either rollup, each joined by its key.
 		r = strings.NewReplacer("{{part}}", part, "{{group}}", group,
-			"{{groupkeys}}", "UNION SELECT gb.g, -1, -1, gb.bucket FROM gb",
-			"{{groupjoin}}", "LEFT JOIN gb ON (gb.g, gb.bucket) = (kb.g, kb.bucket)",
+			"{{from}}", "kb",
+			"{{rbjoin}}", "LEFT JOIN rb ON (rb.g, rb.tp, rb.pk, rb.bucket) = (kb.g, kb.tp, kb.pk, kb.bucket)\n"+
+				"LEFT JOIN gb ON (gb.g, gb.bucket) = (kb.g, kb.bucket)",
 			"{{lag}}", "coalesce(gb.polls, 0) AS polls, gb.lag, gb.lag_max, gb.lag_at")
 	} else {
+		// The keys are rb's own: read rb once, with no self-join. (A
+		// join of the CTE with itself is planned from a guess of a few
+		// rows as a nested loop, quadratic in the partitions x buckets.)
 		r = strings.NewReplacer("{{part}}", part, "{{group}}", group,
-			"{{groupkeys}}", "", "{{groupjoin}}", "",
+			"{{from}}", "rb CROSS JOIN LATERAL (SELECT rb.g, rb.tp, rb.pk, rb.bucket) kb",
+			"{{rbjoin}}", "",
 			"{{lag}}", "coalesce(rb.polls, 0) AS polls, rb.lag, rb.lag_max, rb.lag_at")
 	}
 	return expandKeys(r.Replace(q), l)
