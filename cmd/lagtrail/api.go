@@ -31,6 +31,10 @@ type apiEndpoint struct {
 	path []string
 	// formats are the values of the format parameter, the default first.
 	formats []string
+	// cacheFor, when positive, serves a response computed less than this
+	// long ago to a request with the same parameters, and shares one
+	// computation among concurrent requests.
+	cacheFor time.Duration
 }
 
 // apiEndpoints mirror the query, report and export commands. Each request
@@ -38,18 +42,24 @@ type apiEndpoint struct {
 // its flags: the names, defaults, validation, semantics and columns are
 // those of the command line by construction.
 var apiEndpoints = []apiEndpoint{
-	{"fleet", []string{"query", "fleet"}, []string{"json", "csv"}},
-	{"lag", []string{"query", "lag"}, []string{"json", "csv"}},
-	{"rates", []string{"query", "rates"}, []string{"json", "csv"}},
-	{"drain", []string{"query", "drain"}, []string{"json", "csv"}},
-	{"status", []string{"query", "status"}, []string{"json", "csv"}},
-	{"events", []string{"query", "events"}, []string{"json", "csv"}},
-	{"top", []string{"query", "top"}, []string{"json", "csv"}},
-	{"skew", []string{"query", "skew"}, []string{"json", "csv"}},
-	{"capacity", []string{"report", "capacity"}, []string{"json", "csv", "markdown"}},
-	{"incident", []string{"report", "incident"}, []string{"json", "csv", "markdown"}},
-	{"export", []string{"export"}, []string{"csv", "jsonl"}},
+	{"fleet", []string{"query", "fleet"}, []string{"json", "csv"}, fleetCacheFor},
+	{"lag", []string{"query", "lag"}, []string{"json", "csv"}, 0},
+	{"rates", []string{"query", "rates"}, []string{"json", "csv"}, 0},
+	{"drain", []string{"query", "drain"}, []string{"json", "csv"}, 0},
+	{"status", []string{"query", "status"}, []string{"json", "csv"}, 0},
+	{"events", []string{"query", "events"}, []string{"json", "csv"}, 0},
+	{"top", []string{"query", "top"}, []string{"json", "csv"}, 0},
+	{"skew", []string{"query", "skew"}, []string{"json", "csv"}, 0},
+	{"capacity", []string{"report", "capacity"}, []string{"json", "csv", "markdown"}, 0},
+	{"incident", []string{"report", "incident"}, []string{"json", "csv", "markdown"}, 0},
+	{"export", []string{"export"}, []string{"csv", "jsonl"}, 0},
 }
+
+// fleetCacheFor is how long a fleet answer is served again. The fleet is
+// evaluated from each group's last poll (polled every interval, 60 s by
+// default); reading it costs about 2 ms a group, so a page refreshing every
+// 30 s for several viewers would otherwise keep the database busy.
+const fleetCacheFor = 15 * time.Second
 
 // apiExcluded are flags the API does not take: where to connect, which
 // files to write, help, and explain (it runs EXPLAIN ANALYZE, an
@@ -82,6 +92,7 @@ type apiServer struct {
 	log     *slog.Logger
 	getenv  func(string) string
 	timeout time.Duration
+	cache   apiCache
 }
 
 // defaultRequestTimeout bounds each API request's database work.
@@ -146,6 +157,10 @@ func (a *apiServer) endpoint(ep apiEndpoint) http.Handler {
 			return
 		}
 		out.contentType = contentTypes[format]
+		if ep.cacheFor > 0 {
+			a.serveCached(w, r, ep, args, format)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
 		defer cancel()
 		root.SetArgs(args)
@@ -269,13 +284,11 @@ func (a *apiServer) classify(ctx context.Context, cmd *cobra.Command, err error)
 		}
 		return sub[1] + fl.Name
 	})
-	if param == "" {
-		switch {
-		case errors.Is(err, query.ErrUnknownGroup), errors.Is(err, query.ErrAmbiguousGroup):
-			param = "group"
-		case errors.Is(err, query.ErrUnknownTopic):
-			param = "topic"
-		}
+	switch {
+	case errors.Is(err, query.ErrUnknownGroup), errors.Is(err, query.ErrAmbiguousGroup):
+		param = "group"
+	case errors.Is(err, query.ErrUnknownTopic):
+		param = "topic"
 	}
 	return status, msg, param
 }

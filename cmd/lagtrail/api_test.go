@@ -399,3 +399,45 @@ func TestAPIStreamsAndCompresses(t *testing.T) {
 		t.Errorf("lag: uncompressed %v (want a gzip response), valid JSON %v", resp2.Uncompressed, json.Valid(body))
 	}
 }
+
+// TestAPIFleetIsComputedOnceForConcurrentRequests sends the same fleet
+// request from 8 clients at once, then again: every answer is the same
+// computation (one Last-Modified), and a different request computes its own.
+func TestAPIFleetIsComputedOnceForConcurrentRequests(t *testing.T) {
+	t.Parallel()
+	h := scenariotest.Generate(t, "incident", scenariotest.Monday, 7*24*time.Hour)
+	srv := apiTestServer(t, h.URL, "")
+	type answer struct {
+		modified string
+		body     string
+	}
+	get := func(path string) answer {
+		resp, body := apiGet(t, srv, path, "")
+		if resp.StatusCode != 200 || resp.Header.Get("Last-Modified") == "" || resp.Header.Get("Age") == "" {
+			t.Errorf("%s: status %d, Last-Modified %q, Age %q", path, resp.StatusCode, resp.Header.Get("Last-Modified"), resp.Header.Get("Age"))
+		}
+		return answer{resp.Header.Get("Last-Modified"), string(body)}
+	}
+	answers := make(chan answer, 8)
+	for range 8 {
+		go func() { answers <- get("/api/v1/fleet?format=csv") }()
+	}
+	first := <-answers
+	for range 7 {
+		if a := <-answers; a != first {
+			t.Errorf("concurrent fleet answers differ: %q at %s, %q at %s", a.body, a.modified, first.body, first.modified)
+		}
+	}
+	if again := get("/api/v1/fleet?format=csv"); again != first {
+		t.Errorf("a fleet request within %s was computed again", fleetCacheFor)
+	}
+	if !strings.Contains(first.body, "payments-ledger") {
+		t.Errorf("fleet answer lacks the scenario's groups: %s", first.body)
+	}
+	if other := get("/api/v1/fleet?format=csv&region=cn-shanghai"); other.body == first.body || strings.Contains(other.body, "payments-ledger") {
+		t.Errorf("the region=cn-shanghai fleet was answered from another request's cache:\n%s", other.body)
+	}
+	if resp, body := apiGet(t, srv, "/api/v1/fleet?region=1&region=2", ""); resp.StatusCode != 400 {
+		t.Errorf("a bad fleet request: %d %s", resp.StatusCode, body)
+	}
+}

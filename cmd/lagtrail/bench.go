@@ -25,6 +25,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(newBenchStorageCmd(g))
 	cmd.AddCommand(newBenchRecordCmd(g))
+	cmd.AddCommand(newBenchWebCmd(g))
 	return cmd
 }
 

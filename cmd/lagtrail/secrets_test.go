@@ -256,7 +256,7 @@ func (f *secretFixture) served(name string, args []string, env map[string]string
 	}
 	return secretRun{name: name, args: append([]string{"--listen", fmt.Sprintf(":%d", port)}, args...), env: e,
 		stop: 4 * time.Second, want: is(exitOK), wantOut: fmt.Sprintf("serving on http://127.0.0.1:%d/", port),
-		probe: []string{base + "/metrics", base + "/api/v1/fleet", base + "/api/v1/lag?from=yesterday", base + "/api/v1/lag?database-url=x", base + "/"},
+		probe:     []string{base + "/metrics", base + "/api/v1/fleet", base + "/api/v1/lag?from=yesterday", base + "/api/v1/lag?database-url=x", base + "/"},
 		probeWant: probeWant}
 }
 

@@ -150,13 +150,17 @@ async function load() {
   hook.busy = true;
   $('range-text').textContent = `${fmtUTC(r.from, { seconds: false })} → ${fmtUTC(r.to, { seconds: false })} UTC (${fmtDuration((r.to - r.from) / 1000)}), ${step} buckets`;
   $('main').classList.add('loading');
+  // The status timeline is evaluated at every poll of the range, which is
+  // slower than the bucketed charts: draw the charts when their data
+  // arrives, and the status band when its own does.
+  const statusReq = api('status', params.status, signal);
+  statusReq.catch(() => {}); // awaited below; keep an early failure from going unhandled
   let lag, lagGroup, rates, status;
   try {
-    [lag, lagGroup, rates, status] = await Promise.all([
+    [lag, lagGroup, rates] = await Promise.all([
       api('lag', params.lag, signal),
       api('lag', params.lagGroup, signal),
       api('rates', params.rates, signal),
-      api('status', params.status, signal),
     ]);
   } catch (e) {
     if (my !== generation) return;
@@ -173,16 +177,8 @@ async function load() {
   if (row && !s.region && !s.instance) $('group-where').textContent = `${row.region} · ${row.instance}`;
   const range = [r.from, r.to];
   const common = { range, sync: 'lagtrail-group', onZoom: zoomTo };
-
-  // Status.
-  const intervals = status.rows.map((x) => ({ ...x, from: parseTime(x.from), to: parseTime(x.to) }));
-  const last = intervals[intervals.length - 1];
-  $('group-status').innerHTML = last
-    ? `<span class="chip s-${esc(last.status)}" title="${esc(last.reason)}">${esc(last.status)}</span> <span class="muted">${
-        last.to >= Date.now() ? 'now' : 'at ' + esc(fmtUTC(last.to, { seconds: false })) + ' UTC'
-      }</span>`
-    : '';
-  hook.charts.status = statusChart($('chart-status'), intervals, common);
+  $('card-status').classList.add('loading');
+  $('group-status').textContent = '';
 
   // Lag by partition, with the group's total (hidden until asked for).
   const keys = partitionKeys(lag.rows);
@@ -221,6 +217,29 @@ async function load() {
   });
 
   drawTimeLag(lagGroup, common, my);
+  hook.marks = { ...(hook.marks || {}), charts: performance.now() };
+
+  try {
+    status = await statusReq;
+  } catch (e) {
+    if (my !== generation) return;
+    $('card-status').classList.remove('loading');
+    hook.busy = false;
+    showError(`Could not load the status of ${s.group}: ${errorText(e)}`);
+    return;
+  }
+  if (my !== generation) return;
+  $('card-status').classList.remove('loading');
+  // Status.
+  const intervals = status.rows.map((x) => ({ ...x, from: parseTime(x.from), to: parseTime(x.to) }));
+  const last = intervals[intervals.length - 1];
+  $('group-status').innerHTML = last
+    ? `<span class="chip s-${esc(last.status)}" title="${esc(last.reason)}">${esc(last.status)}</span> <span class="muted">${
+        last.to >= Date.now() ? 'now' : 'at ' + esc(fmtUTC(last.to, { seconds: false })) + ' UTC'
+      }</span>`
+    : '';
+  hook.charts.status = statusChart($('chart-status'), intervals, common);
+
   hook.busy = false;
   hook.loaded++;
 }

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// apiCache holds recent answers of endpoints with a cacheFor, by their
+// command arguments.
+type apiCache struct {
+	group singleflight.Group
+	mu    sync.Mutex
+	items map[string]cachedAnswer
+}
+
+// cachedAnswer is one computed answer: the command's output, or the error
+// response it ended in.
+type cachedAnswer struct {
+	at          time.Time
+	body        []byte
+	status      int
+	msg, param  string
+	computedFor time.Duration
+	contentType string
+}
+
+// serveCached answers from an answer computed less than ep.cacheFor ago
+// for the same arguments, or computes one (once for all concurrent
+// requests) and keeps it. The response says when it was computed
+// (Last-Modified, Age).
+func (a *apiServer) serveCached(w http.ResponseWriter, r *http.Request, ep apiEndpoint, args []string, format string) {
+	key := strings.Join(args, "\x00")
+	now := time.Now()
+	a.cache.mu.Lock()
+	ans, ok := a.cache.items[key]
+	a.cache.mu.Unlock()
+	if !ok || now.Sub(ans.at) >= ep.cacheFor {
+		v, _, _ := a.cache.group.Do(key, func() (any, error) {
+			ans := a.compute(ep, args, format)
+			a.cache.mu.Lock()
+			if a.cache.items == nil {
+				a.cache.items = map[string]cachedAnswer{}
+			}
+			for k, old := range a.cache.items {
+				if time.Since(old.at) >= ep.cacheFor {
+					delete(a.cache.items, k)
+				}
+			}
+			if ans.status == http.StatusOK {
+				a.cache.items[key] = ans
+			}
+			a.cache.mu.Unlock()
+			return ans, nil
+		})
+		ans = v.(cachedAnswer)
+	}
+	if ans.status != http.StatusOK {
+		writeAPIError(w, ans.status, ans.msg, ans.param)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", ans.contentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Last-Modified", ans.at.UTC().Format(http.TimeFormat))
+	h.Set("Age", strconv.Itoa(int(time.Since(ans.at).Seconds())))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(ans.body)
+}
+
+// compute runs ep's command into a buffer, detached from any one request,
+// under the server's timeout.
+func (a *apiServer) compute(ep apiEndpoint, args []string, format string) cachedAnswer {
+	began := time.Now()
+	var buf bytes.Buffer
+	g := &globals{stdout: &buf, stderr: io.Discard, getenv: a.getenv, logLevel: "warn", logFormat: "text", shared: a.st, sharedLog: a.log}
+	root, cmd := ep.command(g)
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		status, msg, param := a.classify(ctx, cmd, err)
+		if status >= 500 {
+			a.log.Error("api request failed", slog.String("endpoint", ep.name), slog.Int("status", status), slog.String("err", oneLine(err.Error())))
+		}
+		return cachedAnswer{at: began, status: status, msg: msg, param: param}
+	}
+	return cachedAnswer{at: began, body: buf.Bytes(), status: http.StatusOK, contentType: contentTypes[format]}
+}

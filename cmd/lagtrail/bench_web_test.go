@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/lagtrail/lagtrail/internal/pgtest"
+)
+
+// TestBenchWeb runs bench web at a small scale, in Chromium when it is
+// installed, and checks its report: every request answered with the rows
+// the generated history must give, the downsampled load against the
+// 1-minute baseline, and the plans of both.
+func TestBenchWeb(t *testing.T) {
+	t.Parallel()
+	browser := "off"
+	if _, err := os.Stat(chromiumPath); err == nil {
+		browser = "on"
+	}
+	dbURL := pgtest.URL(t)
+	args := []string{"bench", "web", "--database-url", dbURL, "--groups", "30", "--partitions", "2", "--big-partitions", "4",
+		"--days", "2", "--runs", "1", "--browser", browser, "--format", "json"}
+	r := runCLI(t, args...)
+	if r.code != 0 {
+		t.Fatalf("bench web: exit %d: %s", r.code, r.stderr)
+	}
+	var rep webBenchReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, r.stdout)
+	}
+	// 3 groups x 4 partitions x 2 days, and 30 x 2 x 60 rounds.
+	if rep.Samples != 3*4*2*1440+30*2*60 || rep.FleetGroups != 33 || rep.FleetComputeMs <= 0 {
+		t.Errorf("samples %d, fleet %d groups in %v ms; want 36,240 samples and 33 groups", rep.Samples, rep.FleetGroups, rep.FleetComputeMs)
+	}
+	rows := map[string]int{}
+	for _, q := range rep.Requests {
+		rows[q.Name] = q.Rows
+		if q.MedianMs <= 0 || q.Bytes <= 0 {
+			t.Errorf("%s: %v ms, %d bytes", q.Name, q.MedianMs, q.Bytes)
+		}
+	}
+	// The range is 2 days of whole hours from the hour after now: 48
+	// buckets of 1h, or 2,880 of 1m.
+	for name, want := range map[string]int{
+		"fleet: fleet (cached)":               33,
+		"group view: lag by partition":        4 * 48,
+		"group view: lag by group (time lag)": 48,
+		"group view: rates by group":          48,
+		"baseline: lag by partition":          4 * 2880,
+		"baseline: rates by group":            2880,
+		"baseline: lag by group (time lag)":   2880,
+	} {
+		if rows[name] != want {
+			t.Errorf("%s: %d rows, want %d", name, rows[name], want)
+		}
+	}
+	if rep.GroupViewMs <= 0 || rep.BaselineMs <= 0 || rep.Ratio <= 0 {
+		t.Errorf("group view %v ms, baseline %v ms, ratio %v", rep.GroupViewMs, rep.BaselineMs, rep.Ratio)
+	}
+	if !strings.Contains(rep.PlanDownsampled, "tier rollup") || !strings.Contains(rep.PlanDownsampled, "partition_hourly") ||
+		!strings.Contains(rep.PlanBaseline, "tier raw") || !strings.Contains(rep.PlanBaseline, "raw_polls") {
+		t.Errorf("plans:\n%s\n%s", rep.PlanDownsampled, rep.PlanBaseline)
+	}
+	if browser == "on" {
+		if len(rep.Browser) != 4 {
+			t.Fatalf("browser figures: %+v", rep.Browser)
+		}
+		for _, b := range rep.Browser {
+			if b.MedianMs <= 0 || (strings.Contains(b.Name, "everything") && b.Rows == 0) {
+				t.Errorf("browser: %+v", b)
+			}
+		}
+	}
+	// A second run on the same database reuses the history.
+	if r := runCLI(t, args...); r.code != 0 || !strings.Contains(r.stderr, "reusing the history") {
+		t.Errorf("second run: exit %d: %s", r.code, r.stderr)
+	}
+}
