@@ -323,13 +323,13 @@ func TestCompose(t *testing.T) {
 // checkCompose checks f; simulator says whether the simulator profile's
 // settings are in effect.
 func checkCompose(t *testing.T, f composeFile, simulator bool) {
-	for _, name := range []string{"postgres", "lagtrail-migrate", "lagtrail", "grafana", "simulator", "lagtrail-generate"} {
+	for _, name := range []string{"postgres", "lagtrail-migrate", "lagtrail", "lagtrail-web", "grafana", "simulator", "lagtrail-generate"} {
 		if _, ok := f.Services[name]; !ok {
 			t.Fatalf("no service %s", name)
 		}
 	}
 	pg, migrate, rec, graf := f.Services["postgres"], f.Services["lagtrail-migrate"], f.Services["lagtrail"], f.Services["grafana"]
-	sim, gen := f.Services["simulator"], f.Services["lagtrail-generate"]
+	sim, gen, web := f.Services["simulator"], f.Services["lagtrail-generate"], f.Services["lagtrail-web"]
 
 	// Every bind mount's source exists; every named volume is declared.
 	for name, s := range f.Services {
@@ -373,7 +373,7 @@ func checkCompose(t *testing.T, f composeFile, simulator bool) {
 	// The lagtrail image: migrate once postgres is healthy, then record
 	// and generate; the simulator once the recorder, whose network it
 	// shares, is up.
-	for name, s := range map[string]composeService{"lagtrail-migrate": migrate, "lagtrail": rec, "simulator": sim, "lagtrail-generate": gen} {
+	for name, s := range map[string]composeService{"lagtrail-migrate": migrate, "lagtrail": rec, "lagtrail-web": web, "simulator": sim, "lagtrail-generate": gen} {
 		if s.Image != migrate.Image || s.Build == nil {
 			t.Errorf("%s: image %q, build %v; want the lagtrail image %q built from the Dockerfile", name, s.Image, s.Build, migrate.Image)
 		}
@@ -385,6 +385,7 @@ func checkCompose(t *testing.T, f composeFile, simulator bool) {
 		"lagtrail-migrate":  {migrate, composeDependsOn{"postgres": "service_healthy"}},
 		"lagtrail":          {rec, composeDependsOn{"lagtrail-migrate": "service_completed_successfully"}},
 		"lagtrail-generate": {gen, composeDependsOn{"lagtrail-migrate": "service_completed_successfully"}},
+		"lagtrail-web":      {web, composeDependsOn{"lagtrail-migrate": "service_completed_successfully"}},
 		"simulator":         {sim, composeDependsOn{"lagtrail": "service_started"}},
 		"grafana":           {graf, composeDependsOn{"lagtrail-migrate": "service_completed_successfully"}},
 	}
@@ -398,11 +399,23 @@ func checkCompose(t *testing.T, f composeFile, simulator bool) {
 	if got := strings.Join(migrate.Command, " "); got != "migrate up" {
 		t.Errorf("lagtrail-migrate runs %q, want migrate up", got)
 	}
-	for name, s := range map[string]composeService{"lagtrail-migrate": migrate, "lagtrail": rec, "lagtrail-generate": gen} {
+	for name, s := range map[string]composeService{"lagtrail-migrate": migrate, "lagtrail": rec, "lagtrail-web": web, "lagtrail-generate": gen} {
 		checkDatabaseURL(t, name, s.Environment["LAGTRAIL_DATABASE_URL"], pg.Environment)
 	}
-	if len(rec.Profiles) > 0 || len(migrate.Profiles) > 0 || len(pg.Profiles) > 0 || len(graf.Profiles) > 0 {
-		t.Errorf("postgres, lagtrail-migrate, lagtrail and grafana must run without a profile")
+	if len(rec.Profiles) > 0 || len(migrate.Profiles) > 0 || len(pg.Profiles) > 0 || len(graf.Profiles) > 0 || len(web.Profiles) > 0 {
+		t.Errorf("postgres, lagtrail-migrate, lagtrail, lagtrail-web and grafana must run without a profile")
+	}
+
+	// lagtrail-web serves on all interfaces of its container, published on
+	// the host's loopback only.
+	if len(web.Command) == 0 || web.Command[0] != "serve" || web.Command.flag("--listen") != "0.0.0.0:8080" {
+		t.Errorf("lagtrail-web runs %q, want serve --listen 0.0.0.0:8080", web.Command)
+	}
+	if len(web.Ports) != 1 || !strings.HasPrefix(web.Ports[0], "127.0.0.1:") || !strings.HasSuffix(web.Ports[0], ":8080") {
+		t.Errorf("lagtrail-web publishes %v, want one port on 127.0.0.1 to the container's 8080", web.Ports)
+	}
+	if _, ok := web.Environment["LAGTRAIL_API_TOKEN"]; !ok {
+		t.Errorf("lagtrail-web does not pass LAGTRAIL_API_TOKEN")
 	}
 	if !slices.Equal(sim.Profiles, []string{"simulator"}) || !slices.Equal(gen.Profiles, []string{"simulator"}) {
 		t.Errorf("simulator profiles %v, lagtrail-generate profiles %v; want [simulator]", sim.Profiles, gen.Profiles)

@@ -3,8 +3,11 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,7 +136,7 @@ func TestComposeSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	migrate, rec, sim, gen := f.Services["lagtrail-migrate"], f.Services["lagtrail"], f.Services["simulator"], f.Services["lagtrail-generate"]
+	migrate, rec, sim, gen, web := f.Services["lagtrail-migrate"], f.Services["lagtrail"], f.Services["simulator"], f.Services["lagtrail-generate"], f.Services["lagtrail-web"]
 	bin := buildLagtrail(t)
 	dir := t.TempDir()
 	url := pgtest.EmptyURL(t)
@@ -225,9 +228,65 @@ func TestComposeSmoke(t *testing.T) {
 	if err != nil || current != groups {
 		t.Errorf("group_status has %d groups with current polls (%v), want %d", current, err, groups)
 	}
+	checkWebService(t, bin, dbEnv, hostArgs(web, map[string]string{web.Command.flag("--listen"): freeAddr(t)}), groups)
+
 	noFaults := "the test removed the scenario's fault rates: no poll failed"
 	noRebalance := "the scenario's one rebalance is on day 5, not in the three hours generated"
 	checkDashboardQueries(t, pool, time.Now().UTC(), map[string]string{
 		"Failed polls": noFaults, "Failed polls in range": noFaults, "Rebalances in range": noRebalance,
 	})
+}
+
+// checkWebService runs lagtrail-web's command as a local process and
+// checks that its fleet lists every group of the scenario as recorded
+// now, and that it serves the fleet page.
+func checkWebService(t *testing.T, bin string, env, args []string, groups int) {
+	t.Helper()
+	addr := ""
+	for i, a := range args {
+		if a == "--listen" && i+1 < len(args) {
+			addr = args[i+1]
+		}
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("lagtrail serve did not exit cleanly on SIGINT: %v\n%s", err, out.Bytes())
+		}
+	}()
+	get := func(path string) (int, string) {
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			resp, err := http.Get("http://" + addr + path)
+			if err == nil {
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("lagtrail serve does not answer on %s: %v\n%s", addr, err, out.Bytes())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	code, body := get("/api/v1/fleet?format=csv")
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if code != http.StatusOK || err != nil || len(recs) != groups+1 {
+		t.Fatalf("fleet: %d, %v, %d records; want a header and %d groups:\n%s", code, err, len(recs), groups, body)
+	}
+	status := slices.Index(recs[0], "status")
+	for _, r := range recs[1:] {
+		if status < 0 || r[status] == "NODATA" {
+			t.Errorf("fleet row %v: want a current status", r)
+		}
+	}
+	if code, body := get("/"); code != http.StatusOK || !strings.Contains(body, "<html") {
+		t.Errorf("the fleet page: %d\n%.300s", code, body)
+	}
 }

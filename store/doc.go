@@ -33,6 +33,12 @@
 // and RollupBuckets answers exactly what Buckets answers for the same
 // buckets (TestRollupsAgreeWithRaw).
 //
+// [Store.Fleet] and [Store.PartitionsNow] read the lagtrail.group_status and
+// partition_status views: each group's status and figures at its last
+// successful poll, from the hour of samples before it (about 2 ms a group).
+// [Store.ExplainBuckets] returns PostgreSQL's measured plan of a bucket
+// statement.
+//
 // Fleet queries read only the rollups: [Store.Top] ranks every group over
 // a window of hours (partition rollups only for groups with a stalled
 // hour), and [Store.CapacityProfiles] computes each group's production
