@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -403,25 +402,21 @@ func benchQueries(ctx context.Context, runs int, gen *benchgen.Generator, st *st
 		if q.fig == rep.Baseline {
 			who = "baseline"
 		}
-		var times []time.Duration
+		var times []float64
 		var rows int
 		for i := range runs + 1 {
 			t0 := time.Now()
 			n, err := q.run()
-			d := time.Since(t0)
+			ms := msSince(t0)
 			if err != nil {
 				return fmt.Errorf("%s on %s: %w", q.name, who, err)
 			}
 			if i > 0 {
-				times = append(times, d)
+				times = append(times, ms)
 			}
 			rows = n
 		}
-		slices.Sort(times)
-		med := float64(times[len(times)/2]) / float64(time.Millisecond)
-		if len(times)%2 == 0 {
-			med = (float64(times[len(times)/2-1]) + float64(times[len(times)/2])) / 2 / float64(time.Millisecond)
-		}
+		med := medianMs(times)
 		if q.fig.QueryMedianMs == nil {
 			q.fig.QueryMedianMs, q.fig.QueryResultRows = map[string]float64{}, map[string]int{}
 		}

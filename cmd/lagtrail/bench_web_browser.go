@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -71,8 +72,8 @@ func benchPages(ctx context.Context, f *webBenchFlags, base string, sel url.Valu
 		}
 		progress("%s: everything drawn, median %.0f ms; the first charts or rows, %.0f ms", p.name, medianMs(p.all), medianMs(p.charts))
 		rep.Browser = append(rep.Browser,
-			webBenchRequest{Name: p.name + ", first charts or rows drawn", Path: p.path, MedianMs: medianMs(p.charts), MinMs: minOf(p.charts), MaxMs: maxOf(p.charts)},
-			webBenchRequest{Name: p.name + ", everything drawn", Path: p.path, MedianMs: medianMs(p.all), MinMs: minOf(p.all), MaxMs: maxOf(p.all), Rows: p.rows})
+			webBenchRequest{Name: p.name + ", first charts or rows drawn", Path: p.path, MedianMs: medianMs(p.charts), MinMs: slices.Min(p.charts), MaxMs: slices.Max(p.charts)},
+			webBenchRequest{Name: p.name + ", everything drawn", Path: p.path, MedianMs: medianMs(p.all), MinMs: slices.Min(p.all), MaxMs: slices.Max(p.all), Rows: p.rows})
 	}
 	rep.BrowserNote = "milliseconds from the start of navigation (the page's performance clock) in a fresh tab each run: to the first charts drawn (the group page draws its status band when its slower evaluation arrives) and to everything drawn; rows: fleet rows in the page, or chart points drawn"
 	return nil
@@ -122,20 +123,4 @@ func loadPage(bctx context.Context, u string) (all, charts float64, rows int, er
 		return document.querySelectorAll('[data-testid="fleet-row"]').length;
 	})()`))
 	return all, charts, rows, err
-}
-
-func minOf(xs []float64) float64 {
-	m := xs[0]
-	for _, x := range xs {
-		m = min(m, x)
-	}
-	return m
-}
-
-func maxOf(xs []float64) float64 {
-	m := xs[0]
-	for _, x := range xs {
-		m = max(m, x)
-	}
-	return m
 }
