@@ -33,9 +33,9 @@ type regionAPI struct {
 	timeout   time.Duration
 	hide      bool
 	clients   chan *sdkClient
-	progress  *rate.Limiter
-	consumers *rate.Limiter
-	instances *rate.Limiter
+	progress  *callLimiter
+	consumers *callLimiter
+	instances *callLimiter
 }
 
 // newClientMu serialises alikafka.NewClientWithOptions.
@@ -80,10 +80,10 @@ func newRegionAPI(region string, cfg Config, creds *sharedCredentials, base http
 	return a, nil
 }
 
-// newLimiter returns the limiter of one API for one recorder of members
-// sharing the quota rps (see share).
-func newLimiter(rps float64) *rate.Limiter {
-	return rate.NewLimiter(share(rps, 1), 1)
+// newLimiter returns the limiter of one API for a recorder alone with the
+// quota rps (see share).
+func newLimiter(rps float64) *callLimiter {
+	return newCallLimiter(share(rps, 1))
 }
 
 // share is the rate each of members recorders may call at so that, together,
@@ -105,7 +105,7 @@ func share(rps float64, members int) rate.Limit {
 // zero: nothing was sent), but not a call already sent, which finishes or
 // times out on its own so that a stopping recorder completes its in-flight
 // polls.
-func (a *regionAPI) call(ctx context.Context, lim *rate.Limiter, fn func(*alikafka.Client) error) (sent time.Time, err error) {
+func (a *regionAPI) call(ctx context.Context, lim *callLimiter, fn func(*alikafka.Client) error) (sent time.Time, err error) {
 	// The client first, then the limiter: a call leaves as soon as the
 	// limiter lets it. The other way round, calls admitted while every
 	// client was busy would queue for one and leave together when the
@@ -117,7 +117,8 @@ func (a *regionAPI) call(ctx context.Context, lim *rate.Limiter, fn func(*alikaf
 		return time.Time{}, errNotSent
 	}
 	defer func() { a.clients <- c }()
-	if err := lim.Wait(ctx); err != nil {
+	sent, err = lim.Wait(ctx)
+	if err != nil {
 		return time.Time{}, errNotSent
 	}
 
@@ -130,7 +131,6 @@ func (a *regionAPI) call(ctx context.Context, lim *rate.Limiter, fn func(*alikaf
 			err = fromPanic(r, c.tr.status, c.tr.body.Bytes())
 		}
 	}()
-	sent = time.Now()
 	if err := fn(c.c); err != nil {
 		return sent, classify(err, callCtx)
 	}

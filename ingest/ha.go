@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/time/rate"
 
 	"github.com/lagtrail/lagtrail/store"
 )
@@ -235,7 +234,7 @@ type membersAt struct {
 func (r *Recorder) shareRate(members int) {
 	limit := share(r.cfg.Alibaba.RequestsPerSecond, members)
 	for _, api := range r.apis {
-		for _, l := range []*rate.Limiter{api.progress, api.consumers, api.instances} {
+		for _, l := range []*callLimiter{api.progress, api.consumers, api.instances} {
 			if l.Limit() != limit {
 				l.SetLimit(limit)
 			}
