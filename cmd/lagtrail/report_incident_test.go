@@ -107,7 +107,7 @@ func TestReportIncidentBadInput(t *testing.T) {
 		{[]string{"--from", "-2h"}, "--group is required"},
 		{[]string{"--group", "payments-ledger", "--from", "2025-01-11T05:00:00Z", "--to", "2025-01-11T01:00:00Z"}, "must be before --to"},
 		{[]string{"--group", "payments-ledger", "--from", "2025-01-01T00:00:00Z", "--to", "2025-02-01T00:00:00Z"}, "covers at most"},
-		{[]string{"--group", "payments-ledger", "--format", "table"}, "--format must be markdown or json"},
+		{[]string{"--group", "payments-ledger", "--format", "table"}, "--format must be markdown, json or csv"},
 		{[]string{"--group", "payments-ledger", "--chart-format", "gif"}, "--chart-format must be png or svg"},
 		{[]string{"--group", "payments-ledger", "--baseline", "0s"}, "--baseline must be positive"},
 		{[]string{"--group", "payments-ledger", "--from", "yesterday"}, "--from"},
