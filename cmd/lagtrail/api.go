@@ -148,23 +148,18 @@ func (ep apiEndpoint) command(g *globals) (*cobra.Command, *cobra.Command) {
 // errors into JSON error responses.
 func (a *apiServer) endpoint(ep apiEndpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		out := &apiWriter{w: w}
-		g := &globals{stdout: out, stderr: io.Discard, getenv: a.getenv, logLevel: "warn", logFormat: "text", shared: a.st, sharedLog: a.log}
-		root, cmd := ep.command(g)
+		_, cmd := ep.command(a.globals(io.Discard))
 		args, format, perr := ep.args(cmd, r)
 		if perr != nil {
 			writeAPIError(w, http.StatusBadRequest, perr.msg, perr.param)
 			return
 		}
-		out.contentType = contentTypes[format]
 		if ep.cacheFor > 0 {
-			a.serveCached(w, r, ep, args, format)
+			a.serveCached(w, ep, args, format)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
-		defer cancel()
-		root.SetArgs(args)
-		err := root.ExecuteContext(ctx)
+		out := &apiWriter{w: w, contentType: contentTypes[format]}
+		status, msg, param, err := a.run(r.Context(), ep, args, out)
 		if err == nil {
 			if !out.started {
 				// A command that printed nothing still answers.
@@ -172,18 +167,39 @@ func (a *apiServer) endpoint(ep apiEndpoint) http.Handler {
 			}
 			return
 		}
-		status, msg, param := a.classify(ctx, cmd, err)
 		if out.started {
 			// The status line is gone: cut the response short, so that
 			// the client sees a broken transfer, not a complete one.
 			a.log.Error("api response failed after it started", slog.String("path", r.URL.Path), slog.Int("status", status), slog.String("err", oneLine(err.Error())))
 			panic(http.ErrAbortHandler)
 		}
-		if status >= 500 {
-			a.log.Error("api request failed", slog.String("path", r.URL.Path), slog.Int("status", status), slog.String("err", oneLine(err.Error())))
-		}
 		writeAPIError(w, status, msg, param)
 	})
+}
+
+// globals are what a command run by the API shares: out as its output, the
+// server's store and logger.
+func (a *apiServer) globals(out io.Writer) *globals {
+	return &globals{stdout: out, stderr: io.Discard, getenv: a.getenv, logLevel: "warn", logFormat: "text", shared: a.st, sharedLog: a.log}
+}
+
+// run runs ep's command with args, writing to out, under the server's
+// timeout. On failure it returns the error response: status, message and
+// parameter (see classify), and logs server-side failures.
+func (a *apiServer) run(ctx context.Context, ep apiEndpoint, args []string, out io.Writer) (int, string, string, error) {
+	root, cmd := ep.command(a.globals(out))
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return http.StatusOK, "", "", nil
+	}
+	status, msg, param := a.classify(ctx, cmd, err)
+	if status >= 500 {
+		a.log.Error("api request failed", slog.String("endpoint", ep.name), slog.Int("status", status), slog.String("err", oneLine(err.Error())))
+	}
+	return status, msg, param, err
 }
 
 // paramError is a bad request parameter.

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -37,7 +35,7 @@ type cachedAnswer struct {
 // for the same arguments, or computes one (once for all concurrent
 // requests) and keeps it. The response says when it was computed
 // (Last-Modified, Age).
-func (a *apiServer) serveCached(w http.ResponseWriter, r *http.Request, ep apiEndpoint, args []string, format string) {
+func (a *apiServer) serveCached(w http.ResponseWriter, ep apiEndpoint, args []string, format string) {
 	key := strings.Join(args, "\x00")
 	now := time.Now()
 	a.cache.mu.Lock()
@@ -77,21 +75,12 @@ func (a *apiServer) serveCached(w http.ResponseWriter, r *http.Request, ep apiEn
 	_, _ = w.Write(ans.body)
 }
 
-// compute runs ep's command into a buffer, detached from any one request,
-// under the server's timeout.
+// compute runs ep's command into a buffer, detached from any one request.
 func (a *apiServer) compute(ep apiEndpoint, args []string, format string) cachedAnswer {
 	began := time.Now()
 	var buf bytes.Buffer
-	g := &globals{stdout: &buf, stderr: io.Discard, getenv: a.getenv, logLevel: "warn", logFormat: "text", shared: a.st, sharedLog: a.log}
-	root, cmd := ep.command(g)
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-	defer cancel()
-	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
-		status, msg, param := a.classify(ctx, cmd, err)
-		if status >= 500 {
-			a.log.Error("api request failed", slog.String("endpoint", ep.name), slog.Int("status", status), slog.String("err", oneLine(err.Error())))
-		}
+	status, msg, param, err := a.run(context.Background(), ep, args, &buf)
+	if err != nil {
 		return cachedAnswer{at: began, status: status, msg: msg, param: param}
 	}
 	return cachedAnswer{at: began, body: buf.Bytes(), status: http.StatusOK, contentType: contentTypes[format]}

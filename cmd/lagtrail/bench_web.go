@@ -1,6 +1,7 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -370,6 +371,14 @@ func timeRequests(ctx context.Context, client *http.Client, base string, reqs []
 		reqs[i].MedianMs, reqs[i].MinMs, reqs[i].MaxMs = medianMs(times[i]), slices.Min(times[i]), slices.Max(times[i])
 	}
 	return medianMs(rounds), nil
+}
+
+// gunzipIf decompresses r when the response says it is gzipped.
+func gunzipIf(encoding string, r io.Reader) (io.Reader, error) {
+	if encoding != "gzip" {
+		return r, nil
+	}
+	return gzip.NewReader(r)
 }
 
 // countingReader counts the bytes read through it.

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"slices"
@@ -12,14 +10,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 )
-
-// gunzipIf decompresses r when the response says it is gzipped.
-func gunzipIf(encoding string, r io.Reader) (io.Reader, error) {
-	if encoding != "gzip" {
-		return r, nil
-	}
-	return gzip.NewReader(r)
-}
 
 // benchPages loads the fleet page and the group page in headless Chromium,
 // runs+1 times each in a fresh tab, and records the time from navigation
