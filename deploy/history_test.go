@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -136,7 +137,10 @@ func readerQuery(ctx context.Context, pool *pgxpool.Pool, sql string) (result, e
 		if err != nil {
 			return err
 		}
-		res.fields = rows.FieldDescriptions()
+		// Copied: pgx reuses the slice's backing array for the next
+		// query on the same connection, which a parallel test may run
+		// while this one still reads the columns.
+		res.fields = slices.Clone(rows.FieldDescriptions())
 		res.rows, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
 		return err
 	})
