@@ -19,15 +19,15 @@ type LagPoint struct {
 // covers: the yardstick its lag is judged against.
 type Normal struct {
 	// LagP95 is the 95th percentile of the lag (nearest rank).
-	LagP95 float64
+	LagP95 float64 `json:"lag_p95"`
 	// ProduceRate is the median production rate, in messages per second.
-	ProduceRate float64
+	ProduceRate float64 `json:"produce_rate"`
 	// Points is how many polls it was taken from.
-	Points int
+	Points int `json:"points"`
 	// FromRange is true when no poll before the range was recorded and
 	// the yardstick comes from the range itself: its lowest-quartile lag
 	// and median production.
-	FromRange bool
+	FromRange bool `json:"from_range"`
 }
 
 // NormalFrom measures the yardstick of points, the polls before a report's

@@ -5,6 +5,8 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +65,16 @@ func TestReportIncident(t *testing.T) {
 	if !strings.Contains(string(data), `"status": "STOP"`) {
 		t.Error(`incident.json writes no status as "STOP"`)
 	}
+	if rep.Normal.Points == 0 || rep.Normal.LagP95 <= 0 {
+		t.Errorf("incident.json's normal is %+v", rep.Normal)
+	}
+	var generic any
+	if err := json.Unmarshal(data, &generic); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range slices.Compact(slices.Sorted(slices.Values(badJSONKeys(generic, "")))) {
+		t.Errorf("incident.json key %s is not snake_case", k)
+	}
 	for _, p := range paths[2:] {
 		f, err := os.Open(p)
 		if err != nil {
@@ -119,3 +131,25 @@ func TestReportIncidentBadInput(t *testing.T) {
 		}
 	}
 }
+
+// badJSONKeys returns the path of every object key in v, decoded JSON, that
+// is not lower snake_case, as reports' JSON keys are.
+func badJSONKeys(v any, path string) []string {
+	var bad []string
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if !snakeKey.MatchString(k) {
+				bad = append(bad, path+"."+k)
+			}
+			bad = append(bad, badJSONKeys(x, path+"."+k)...)
+		}
+	case []any:
+		for _, x := range v {
+			bad = append(bad, badJSONKeys(x, path+"[]")...)
+		}
+	}
+	return bad
+}
+
+var snakeKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
