@@ -105,7 +105,7 @@ WHERE rp.sampled_at >= $2 AND rp.sampled_at < $3`, args[0], readFrom, readTo).Sc
 		for _, qq := range queries {
 			a := args
 			if qq.sql == statesSQL {
-				a = append(slices.Clip(args), q.Window)
+				a = statesArgs(args, q.Window)
 			}
 			for _, mode := range []string{customPlan, genericPlan} {
 				t.Run(c.name+"/"+qq.name+"/"+mode, func(t *testing.T) {

@@ -83,8 +83,7 @@ func (s *Store) PartitionStates(ctx context.Context, q AggregateQuery) ([]Partit
 	if err != nil || !ok {
 		return nil, wrapRead("partition states", err)
 	}
-	args = append(args, q.Window)
-	rows, err := collectAnalytic[stateRow](ctx, s, statesSQL, args)
+	rows, err := collectAnalytic[stateRow](ctx, s, statesSQL, statesArgs(args, q.Window))
 	if err != nil {
 		return nil, fmt.Errorf("partition states: %w", err)
 	}

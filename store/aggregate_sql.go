@@ -1,6 +1,9 @@
 package store
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // The aggregate queries share one pipeline of CTEs over the partition
 // series of the selected groups:
@@ -17,7 +20,8 @@ import "strings"
 //
 // Parameters: $1 group keys, $2 read start, $3 read end, $4 topic
 // name or NULL, $5 partition or NULL, $6 gap factor, $7 reset factor, $8
-// bucket edges. The status query adds $9, its window.
+// bucket edges. statesSQL reads the samples the same way but has its own
+// parameters.
 const seriesCTE = `
 WITH e AS (
   SELECT $8::timestamptz[] AS edges, cardinality($8::timestamptz[]) - 1 AS n
@@ -270,21 +274,53 @@ ORDER BY k.t, r.name, i.instance_id, cg.name, tn.name, k.cls`
 
 // statesSQL is the query of PartitionStates: window features of every
 // partition at the last poll of its group in each bucket, and at the last
-// poll before the first edge (bucket -1). $9 is the window.
-const statesSQL = seriesCTE + `,
+// poll before the first edge (bucket -1).
+//
+// It reads the samples as seriesCTE does ($1 to $5 are the same), but does
+// not classify the pairs: the features need only whether a pair is the
+// first of its partition and whether it is a rewind (the consumer offset
+// went back while the broker offset did not), and neither depends on
+// seriesCTE's gap limit or reset rule. Leaving those out spares a
+// percentile and two window passes over every sample, most of the query's
+// time over days of polls. TestStatesMatchSeriesClassification checks the
+// two agree. $6 is the bucket edges, $7 the window; statesArgs builds them.
+//
+//	pr   each sample with the previous one of its partition and its number;
+//	f    the window features: over the window before each sample (ww) and
+//	     over every sample before it (wa), in one sort;
+//	endt the last poll of each group in each bucket.
+const statesSQL = `
+WITH e AS (
+  SELECT $6::timestamptz[] AS edges, cardinality($6::timestamptz[]) - 1 AS n
+),
+s AS (
+  SELECT ps.group_key AS g, ps.topic_key AS tp, ps.partition AS p, ps.sampled_at AS t,
+         ps.broker_offset AS b, ps.consumer_offset AS c
+  FROM lagtrail.partition_samples ps
+  WHERE ps.group_key = ANY($1::int[])
+    AND ps.sampled_at >= $2::timestamptz AND ps.sampled_at < $3::timestamptz
+    AND ($4::text IS NULL OR ps.topic_key = (SELECT tk.topic_key FROM lagtrail.topics tk WHERE tk.name = $4::text))
+    AND ($5::int IS NULL OR ps.partition = $5::int)
+),
+pr AS (
+  SELECT s.g, s.tp, s.p, s.t, s.b, s.c, greatest(s.b - s.c, 0) AS lag,
+         lag(s.b) OVER w AS b0, lag(s.c) OVER w AS c0, row_number() OVER w AS rn
+  FROM s
+  WINDOW w AS (PARTITION BY s.g, s.tp, s.p ORDER BY s.t)
+),
 f AS (
-  SELECT k.*, greatest(k.b - k.c, 0) AS lag,
+  SELECT pr.g, pr.tp, pr.p, pr.t, pr.b, pr.c, pr.lag, pr.rn,
          count(*) OVER ww AS samples_w,
-         min(greatest(k.b - k.c, 0)) OVER ww AS lag_min_w,
-         first_value(greatest(k.b - k.c, 0)) OVER ww AS lag_first_w,
-         sum(CASE WHEN k.cls <> 'first' AND greatest(k.b - k.c, 0) < greatest(k.b0 - k.c0, 0) THEN 1 ELSE 0 END) OVER ww AS lag_decreases_w,
-         (sum(CASE WHEN k.cls = 'rewind' THEN k.c0 - k.c ELSE 0 END) OVER ww)::bigint AS rewound_w,
-         max(CASE WHEN k.cls <> 'first' AND k.c <> k.c0 THEN k.t END) OVER wa AS changed_at,
-         max(CASE WHEN k.cls <> 'first' AND k.c <> k.c0 THEN k.rn END) OVER wa AS changed_rn,
-         first_value(k.t) OVER wa AS first_t
-  FROM k
-  WINDOW ww AS (PARTITION BY k.g, k.tp, k.p ORDER BY k.t RANGE BETWEEN $9::interval PRECEDING AND CURRENT ROW),
-         wa AS (PARTITION BY k.g, k.tp, k.p ORDER BY k.t ROWS UNBOUNDED PRECEDING)
+         min(pr.lag) OVER ww AS lag_min_w,
+         first_value(pr.lag) OVER ww AS lag_first_w,
+         sum(CASE WHEN pr.rn > 1 AND pr.lag < greatest(pr.b0 - pr.c0, 0) THEN 1 ELSE 0 END) OVER ww AS lag_decreases_w,
+         (sum(CASE WHEN pr.rn > 1 AND pr.b >= pr.b0 AND pr.c < pr.c0 THEN pr.c0 - pr.c ELSE 0 END) OVER ww)::bigint AS rewound_w,
+         max(CASE WHEN pr.rn > 1 AND pr.c <> pr.c0 THEN pr.t END) OVER wa AS changed_at,
+         max(CASE WHEN pr.rn > 1 AND pr.c <> pr.c0 THEN pr.rn END) OVER wa AS changed_rn,
+         first_value(pr.t) OVER wa AS first_t
+  FROM pr
+  WINDOW ww AS (PARTITION BY pr.g, pr.tp, pr.p ORDER BY pr.t RANGE BETWEEN $7::interval PRECEDING AND CURRENT ROW),
+         wa AS (PARTITION BY pr.g, pr.tp, pr.p ORDER BY pr.t ROWS UNBOUNDED PRECEDING)
 ),
 endt AS (
   SELECT s.g, width_bucket(s.t, e.edges) AS bucket, max(s.t) AS t
@@ -305,6 +341,12 @@ JOIN lagtrail.instances i ON i.instance_key = cg.instance_key
 JOIN lagtrail.regions r ON r.region_key = i.region_key
 JOIN lagtrail.topics tn ON tn.topic_key = f.tp
 ORDER BY r.name, i.instance_id, cg.name, tn.name, f.p, endt.bucket`
+
+// statesArgs returns the arguments of statesSQL from those aggregateArgs
+// returned and the window.
+func statesArgs(args []any, window time.Duration) []any {
+	return []any{args[0], args[1], args[2], args[3], args[4], args[7], window}
+}
 
 // expandKeys replaces each {{keys alias}} with keyCols(alias, l).
 func expandKeys(q string, l Level) string {
