@@ -20,21 +20,12 @@ import (
 //
 // Parameters: $1 group keys, $2 read start, $3 read end, $4 topic
 // name or NULL, $5 partition or NULL, $6 gap factor, $7 reset factor, $8
-// bucket edges. statesSQL reads the samples the same way but has its own
-// parameters.
+// bucket edges.
 const seriesCTE = `
 WITH e AS (
   SELECT $8::timestamptz[] AS edges, cardinality($8::timestamptz[]) - 1 AS n
 ),
-s AS (
-  SELECT ps.group_key AS g, ps.topic_key AS tp, ps.partition AS p, ps.sampled_at AS t,
-         ps.broker_offset AS b, ps.consumer_offset AS c, ps.last_timestamp_ms AS lt
-  FROM lagtrail.partition_samples ps
-  WHERE ps.group_key = ANY($1::int[])
-    AND ps.sampled_at >= $2::timestamptz AND ps.sampled_at < $3::timestamptz
-    AND ($4::text IS NULL OR ps.topic_key = (SELECT tk.topic_key FROM lagtrail.topics tk WHERE tk.name = $4::text))
-    AND ($5::int IS NULL OR ps.partition = $5::int)
-),
+` + samplesCTE + `,
 pr AS (
   SELECT s.*,
          lag(s.t) OVER w AS t0, lag(s.b) OVER w AS b0, lag(s.c) OVER w AS c0,
@@ -67,6 +58,42 @@ k AS (
   WINDOW wp AS (PARTITION BY k0.g, k0.tp, k0.p ORDER BY k0.t ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
          wa AS (PARTITION BY k0.g, k0.tp, k0.p ORDER BY k0.t ROWS UNBOUNDED PRECEDING)
 )`
+
+// samplesCTE is the CTE s of seriesCTE and statesSQL: the partition samples
+// read, of the groups $1 in [$2, $3), of topic $4 and partition $5 when not
+// NULL.
+const samplesCTE = `s AS (
+  SELECT ps.group_key AS g, ps.topic_key AS tp, ps.partition AS p, ps.sampled_at AS t,
+         ps.broker_offset AS b, ps.consumer_offset AS c, ps.last_timestamp_ms AS lt
+  FROM lagtrail.partition_samples ps
+  WHERE ps.group_key = ANY($1::int[])
+    AND ps.sampled_at >= $2::timestamptz AND ps.sampled_at < $3::timestamptz
+    AND ($4::text IS NULL OR ps.topic_key = (SELECT tk.topic_key FROM lagtrail.topics tk WHERE tk.name = $4::text))
+    AND ($5::int IS NULL OR ps.partition = $5::int)
+)`
+
+// statesTail ends statesSQL: after a CTE f of window features per sample, it
+// finds the last poll of each group in each bucket (endt) and returns f's
+// features there, named as stateRow's fields.
+const statesTail = `endt AS (
+  SELECT s.g, width_bucket(s.t, e.edges) AS bucket, max(s.t) AS t
+  FROM s CROSS JOIN e WHERE s.t < e.edges[e.n + 1]
+  GROUP BY 1, 2
+)
+SELECT r.name AS region, i.instance_id, cg.name AS consumer_group, tn.name AS topic,
+       f.p AS partition, endt.bucket - 1 AS bucket, f.t AS at,
+       f.b AS broker_offset, f.c AS consumer_offset, f.lag,
+       f.samples_w AS samples, f.lag_min_w AS lag_min, f.lag_first_w AS lag_first,
+       f.lag_decreases_w AS lag_decreases, f.rewound_w AS rewound,
+       coalesce(f.changed_at, f.first_t) AS unchanged_since,
+       f.rn - coalesce(f.changed_rn, 1) + 1 AS unchanged_samples,
+       f.changed_at IS NULL AS since_is_lower_bound
+FROM f JOIN endt ON endt.g = f.g AND endt.t = f.t
+JOIN lagtrail.consumer_groups cg ON cg.group_key = f.g
+JOIN lagtrail.instances i ON i.instance_key = cg.instance_key
+JOIN lagtrail.regions r ON r.region_key = i.region_key
+JOIN lagtrail.topics tn ON tn.topic_key = f.tp
+ORDER BY r.name, i.instance_id, cg.name, tn.name, f.p, endt.bucket`
 
 // keyCols returns the select-list key columns g, tp, pk of table alias a at
 // level l: coarser levels use -1 for what they do not keep apart.
@@ -293,15 +320,7 @@ const statesSQL = `
 WITH e AS (
   SELECT $6::timestamptz[] AS edges, cardinality($6::timestamptz[]) - 1 AS n
 ),
-s AS (
-  SELECT ps.group_key AS g, ps.topic_key AS tp, ps.partition AS p, ps.sampled_at AS t,
-         ps.broker_offset AS b, ps.consumer_offset AS c
-  FROM lagtrail.partition_samples ps
-  WHERE ps.group_key = ANY($1::int[])
-    AND ps.sampled_at >= $2::timestamptz AND ps.sampled_at < $3::timestamptz
-    AND ($4::text IS NULL OR ps.topic_key = (SELECT tk.topic_key FROM lagtrail.topics tk WHERE tk.name = $4::text))
-    AND ($5::int IS NULL OR ps.partition = $5::int)
-),
+` + samplesCTE + `,
 pr AS (
   SELECT s.g, s.tp, s.p, s.t, s.b, s.c, greatest(s.b - s.c, 0) AS lag,
          lag(s.b) OVER w AS b0, lag(s.c) OVER w AS c0, row_number() OVER w AS rn
@@ -322,25 +341,7 @@ f AS (
   WINDOW ww AS (PARTITION BY pr.g, pr.tp, pr.p ORDER BY pr.t RANGE BETWEEN $7::interval PRECEDING AND CURRENT ROW),
          wa AS (PARTITION BY pr.g, pr.tp, pr.p ORDER BY pr.t ROWS UNBOUNDED PRECEDING)
 ),
-endt AS (
-  SELECT s.g, width_bucket(s.t, e.edges) AS bucket, max(s.t) AS t
-  FROM s CROSS JOIN e WHERE s.t < e.edges[e.n + 1]
-  GROUP BY 1, 2
-)
-SELECT r.name AS region, i.instance_id, cg.name AS consumer_group, tn.name AS topic,
-       f.p AS partition, endt.bucket - 1 AS bucket, f.t AS at,
-       f.b AS broker_offset, f.c AS consumer_offset, f.lag,
-       f.samples_w AS samples, f.lag_min_w AS lag_min, f.lag_first_w AS lag_first,
-       f.lag_decreases_w AS lag_decreases, f.rewound_w AS rewound,
-       coalesce(f.changed_at, f.first_t) AS unchanged_since,
-       f.rn - coalesce(f.changed_rn, 1) + 1 AS unchanged_samples,
-       f.changed_at IS NULL AS since_is_lower_bound
-FROM f JOIN endt ON endt.g = f.g AND endt.t = f.t
-JOIN lagtrail.consumer_groups cg ON cg.group_key = f.g
-JOIN lagtrail.instances i ON i.instance_key = cg.instance_key
-JOIN lagtrail.regions r ON r.region_key = i.region_key
-JOIN lagtrail.topics tn ON tn.topic_key = f.tp
-ORDER BY r.name, i.instance_id, cg.name, tn.name, f.p, endt.bucket`
+` + statesTail
 
 // statesArgs returns the arguments of statesSQL from those aggregateArgs
 // returned and the window.

@@ -28,25 +28,7 @@ f AS (
   WINDOW ww AS (PARTITION BY k.g, k.tp, k.p ORDER BY k.t RANGE BETWEEN $9::interval PRECEDING AND CURRENT ROW),
          wa AS (PARTITION BY k.g, k.tp, k.p ORDER BY k.t ROWS UNBOUNDED PRECEDING)
 ),
-endt AS (
-  SELECT s.g, width_bucket(s.t, e.edges) AS bucket, max(s.t) AS t
-  FROM s CROSS JOIN e WHERE s.t < e.edges[e.n + 1]
-  GROUP BY 1, 2
-)
-SELECT r.name AS region, i.instance_id, cg.name AS consumer_group, tn.name AS topic,
-       f.p AS partition, endt.bucket - 1 AS bucket, f.t AS at,
-       f.b AS broker_offset, f.c AS consumer_offset, f.lag,
-       f.samples_w AS samples, f.lag_min_w AS lag_min, f.lag_first_w AS lag_first,
-       f.lag_decreases_w AS lag_decreases, f.rewound_w AS rewound,
-       coalesce(f.changed_at, f.first_t) AS unchanged_since,
-       f.rn - coalesce(f.changed_rn, 1) + 1 AS unchanged_samples,
-       f.changed_at IS NULL AS since_is_lower_bound
-FROM f JOIN endt ON endt.g = f.g AND endt.t = f.t
-JOIN lagtrail.consumer_groups cg ON cg.group_key = f.g
-JOIN lagtrail.instances i ON i.instance_key = cg.instance_key
-JOIN lagtrail.regions r ON r.region_key = i.region_key
-JOIN lagtrail.topics tn ON tn.topic_key = f.tp
-ORDER BY r.name, i.instance_id, cg.name, tn.name, f.p, endt.bucket`
+` + statesTail
 
 // TestStatesMatchSeriesClassification writes random histories full of what
 // seriesCTE classifies (rewinds, broker offsets going back, resets to the
