@@ -72,28 +72,33 @@ const samplesCTE = `s AS (
     AND ($5::int IS NULL OR ps.partition = $5::int)
 )`
 
-// statesTail ends statesSQL: after a CTE f of window features per sample, it
-// finds the last poll of each group in each bucket (endt) and returns f's
-// features there, named as stateRow's fields.
-const statesTail = `endt AS (
+// endtCTE is the CTE endt of statesSQL: the last poll of each group in each
+// bucket, from the samples s and the edges e; bucket 0 is before the first
+// edge.
+const endtCTE = `endt AS (
   SELECT s.g, width_bucket(s.t, e.edges) AS bucket, max(s.t) AS t
   FROM s CROSS JOIN e WHERE s.t < e.edges[e.n + 1]
   GROUP BY 1, 2
-)
+)`
+
+// statesSelect ends statesSQL: it returns the features of the CTE fe, the
+// window features of each partition at the last poll of its group in each
+// bucket, named as stateRow's fields.
+const statesSelect = `
 SELECT r.name AS region, i.instance_id, cg.name AS consumer_group, tn.name AS topic,
-       f.p AS partition, endt.bucket - 1 AS bucket, f.t AS at,
-       f.b AS broker_offset, f.c AS consumer_offset, f.lag,
-       f.samples_w AS samples, f.lag_min_w AS lag_min, f.lag_first_w AS lag_first,
-       f.lag_decreases_w AS lag_decreases, f.rewound_w AS rewound,
-       coalesce(f.changed_at, f.first_t) AS unchanged_since,
-       f.rn - coalesce(f.changed_rn, 1) + 1 AS unchanged_samples,
-       f.changed_at IS NULL AS since_is_lower_bound
-FROM f JOIN endt ON endt.g = f.g AND endt.t = f.t
-JOIN lagtrail.consumer_groups cg ON cg.group_key = f.g
+       fe.p AS partition, fe.bucket - 1 AS bucket, fe.t AS at,
+       fe.b AS broker_offset, fe.c AS consumer_offset, fe.lag,
+       fe.samples_w AS samples, fe.lag_min_w AS lag_min, fe.lag_first_w AS lag_first,
+       fe.lag_decreases_w AS lag_decreases, fe.rewound_w AS rewound,
+       coalesce(fe.changed_at, fe.first_t) AS unchanged_since,
+       fe.rn - coalesce(fe.changed_rn, 1) + 1 AS unchanged_samples,
+       fe.changed_at IS NULL AS since_is_lower_bound
+FROM fe
+JOIN lagtrail.consumer_groups cg ON cg.group_key = fe.g
 JOIN lagtrail.instances i ON i.instance_key = cg.instance_key
 JOIN lagtrail.regions r ON r.region_key = i.region_key
-JOIN lagtrail.topics tn ON tn.topic_key = f.tp
-ORDER BY r.name, i.instance_id, cg.name, tn.name, f.p, endt.bucket`
+JOIN lagtrail.topics tn ON tn.topic_key = fe.tp
+ORDER BY r.name, i.instance_id, cg.name, tn.name, fe.p, fe.bucket`
 
 // keyCols returns the select-list key columns g, tp, pk of table alias a at
 // level l: coarser levels use -1 for what they do not keep apart.
@@ -307,15 +312,22 @@ ORDER BY k.t, r.name, i.instance_id, cg.name, tn.name, k.cls`
 // not classify the pairs: the features need only whether a pair is the
 // first of its partition and whether it is a rewind (the consumer offset
 // went back while the broker offset did not), and neither depends on
-// seriesCTE's gap limit or reset rule. Leaving those out spares a
-// percentile and two window passes over every sample, most of the query's
-// time over days of polls. TestStatesMatchSeriesClassification checks the
-// two agree. $6 is the bucket edges, $7 the window; statesArgs builds them.
+// seriesCTE's gap limit or reset rule, which would cost a percentile and
+// two window passes over every sample. And it computes the sliding-window
+// features only over the samples that some bucket's last poll has in its
+// window. TestStatesMatchSeriesClassification checks that it returns what
+// the features computed over seriesCTE's classification, at every sample,
+// return. $6 is the bucket edges, $7 the window; statesArgs builds them.
 //
 //	pr   each sample with the previous one of its partition and its number;
-//	f    the window features: over the window before each sample (ww) and
-//	     over every sample before it (wa), in one sort;
-//	endt the last poll of each group in each bucket.
+//	wa   with the last change of the consumer offset up to it;
+//	endt the last poll of each group in each bucket;
+//	near the samples in the window before the last poll of their bucket:
+//	     every sample in the window of a later bucket's last poll is in
+//	     that of its own bucket's, which is no earlier;
+//	f    with the features over the window before each (ww), right at the
+//	     last polls since their windows lost no sample;
+//	fe   those last polls.
 const statesSQL = `
 WITH e AS (
   SELECT $6::timestamptz[] AS edges, cardinality($6::timestamptz[]) - 1 AS n
@@ -327,21 +339,34 @@ pr AS (
   FROM s
   WINDOW w AS (PARTITION BY s.g, s.tp, s.p ORDER BY s.t)
 ),
-f AS (
-  SELECT pr.g, pr.tp, pr.p, pr.t, pr.b, pr.c, pr.lag, pr.rn,
-         count(*) OVER ww AS samples_w,
-         min(pr.lag) OVER ww AS lag_min_w,
-         first_value(pr.lag) OVER ww AS lag_first_w,
-         sum(CASE WHEN pr.rn > 1 AND pr.lag < greatest(pr.b0 - pr.c0, 0) THEN 1 ELSE 0 END) OVER ww AS lag_decreases_w,
-         (sum(CASE WHEN pr.rn > 1 AND pr.b >= pr.b0 AND pr.c < pr.c0 THEN pr.c0 - pr.c ELSE 0 END) OVER ww)::bigint AS rewound_w,
-         max(CASE WHEN pr.rn > 1 AND pr.c <> pr.c0 THEN pr.t END) OVER wa AS changed_at,
-         max(CASE WHEN pr.rn > 1 AND pr.c <> pr.c0 THEN pr.rn END) OVER wa AS changed_rn,
-         first_value(pr.t) OVER wa AS first_t
+wa AS (
+  SELECT pr.*,
+         max(CASE WHEN pr.rn > 1 AND pr.c <> pr.c0 THEN pr.t END) OVER w AS changed_at,
+         max(CASE WHEN pr.rn > 1 AND pr.c <> pr.c0 THEN pr.rn END) OVER w AS changed_rn,
+         first_value(pr.t) OVER w AS first_t
   FROM pr
-  WINDOW ww AS (PARTITION BY pr.g, pr.tp, pr.p ORDER BY pr.t RANGE BETWEEN $7::interval PRECEDING AND CURRENT ROW),
-         wa AS (PARTITION BY pr.g, pr.tp, pr.p ORDER BY pr.t ROWS UNBOUNDED PRECEDING)
+  WINDOW w AS (PARTITION BY pr.g, pr.tp, pr.p ORDER BY pr.t ROWS UNBOUNDED PRECEDING)
 ),
-` + statesTail
+` + endtCTE + `,
+near AS (
+  SELECT wa.*, endt.bucket, endt.t AS end_t
+  FROM wa CROSS JOIN e
+  JOIN endt ON endt.g = wa.g AND endt.bucket = width_bucket(wa.t, e.edges)
+  WHERE wa.t >= endt.t - $7::interval
+),
+f AS (
+  SELECT near.*,
+         count(*) OVER ww AS samples_w,
+         min(near.lag) OVER ww AS lag_min_w,
+         first_value(near.lag) OVER ww AS lag_first_w,
+         sum(CASE WHEN near.rn > 1 AND near.lag < greatest(near.b0 - near.c0, 0) THEN 1 ELSE 0 END) OVER ww AS lag_decreases_w,
+         (sum(CASE WHEN near.rn > 1 AND near.b >= near.b0 AND near.c < near.c0 THEN near.c0 - near.c ELSE 0 END) OVER ww)::bigint AS rewound_w
+  FROM near
+  WINDOW ww AS (PARTITION BY near.g, near.tp, near.p ORDER BY near.t RANGE BETWEEN $7::interval PRECEDING AND CURRENT ROW)
+),
+fe AS (
+  SELECT f.* FROM f WHERE f.t = f.end_t
+)` + statesSelect
 
 // statesArgs returns the arguments of statesSQL from those aggregateArgs
 // returned and the window.

@@ -10,7 +10,8 @@ import (
 
 // classifiedStatesSQL is what statesSQL computes, written over seriesCTE's
 // full classification of the pairs (cls, with gaps and resets) instead of
-// statesSQL's own shortcut; $9 is the window. It is the oracle of
+// statesSQL's own shortcut, and at every sample, not only those near the
+// ends of buckets; $9 is the window. It is the oracle of
 // TestStatesMatchSeriesClassification: should seriesCTE's idea of a rewind
 // or of a first sample change, the two stop agreeing.
 const classifiedStatesSQL = seriesCTE + `,
@@ -28,7 +29,10 @@ f AS (
   WINDOW ww AS (PARTITION BY k.g, k.tp, k.p ORDER BY k.t RANGE BETWEEN $9::interval PRECEDING AND CURRENT ROW),
          wa AS (PARTITION BY k.g, k.tp, k.p ORDER BY k.t ROWS UNBOUNDED PRECEDING)
 ),
-` + statesTail
+` + endtCTE + `,
+fe AS (
+  SELECT f.*, endt.bucket FROM f JOIN endt ON endt.g = f.g AND endt.t = f.t
+)` + statesSelect
 
 // TestStatesMatchSeriesClassification writes random histories full of what
 // seriesCTE classifies (rewinds, broker offsets going back, resets to the
