@@ -55,7 +55,8 @@ API in this process and measures, median of --runs after a warm-up:
   group view  the four requests the group page makes on its first load of
               the big stalled group over --days (lag by partition, lag and
               rates by group, status), sent together as a browser does:
-              downsampled on the server to whole hours, against a baseline
+              downsampled on the server to whole hours (the status to the
+              page's finer step, 10m over 7 days), against a baseline
               of the same requests at 1-minute steps from the raw samples
               (every recorded point, downsampled in the client)
 
@@ -175,7 +176,7 @@ func runBenchWeb(cmd *cobra.Command, g *globals, f *webBenchFlags) error {
 	to := time.Now().UTC().Truncate(time.Hour).Add(time.Hour)
 	from := to.Add(-time.Duration(f.days) * 24 * time.Hour)
 	sel := url.Values{"group": {webBenchGroup}, "instance": {benchgen.Instance}, "from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}
-	page := func(step, tier string) []webBenchRequest {
+	page := func(step, tier, statusStep string) []webBenchRequest {
 		with := func(kv ...string) string {
 			q := url.Values{}
 			for k, v := range sel {
@@ -194,11 +195,11 @@ func runBenchWeb(cmd *cobra.Command, g *globals, f *webBenchFlags) error {
 			{Name: "lag by partition", Path: "/api/v1/lag?" + with(append([]string{"by", "partition", "step", step}, t...)...)},
 			{Name: "lag by group (time lag)", Path: "/api/v1/lag?" + with(append([]string{"by", "group", "step", step}, t...)...)},
 			{Name: "rates by group", Path: "/api/v1/rates?" + with(append([]string{"by", "group", "step", step}, t...)...)},
-			{Name: "status", Path: "/api/v1/status?" + with("step", step)},
+			{Name: "status", Path: "/api/v1/status?" + with("step", statusStep)},
 		}
 	}
 	fleet := []webBenchRequest{{Name: "fleet (cached)", Path: "/api/v1/fleet"}}
-	down, baseline := page("1h", ""), page("1m", "raw")
+	down, baseline := page("1h", "", webStatusStep(to.Sub(from), time.Hour)), page("1m", "raw", "1m")
 	for _, set := range []struct {
 		label string
 		reqs  []webBenchRequest
@@ -462,4 +463,34 @@ func writeWebBench(w io.Writer, rep *webBenchReport) error {
 	fmt.Fprintf(&b, "\nplan of lag by partition, downsampled: %s\n\nplan of lag by partition, 1-minute raw points: %s\n", rep.PlanDownsampled, rep.PlanBaseline)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// webStatusSteps and webStatusPoints mirror the group page's choice of the
+// status step (chooseStep in common.js, without the rollups' whole hours,
+// and STATUS_POINTS in group.js).
+var webStatusSteps = []time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute,
+	30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
+
+const webStatusPoints = 1500
+
+// webStatusStep is the step of the group page's status request over span
+// when its charts use chartStep: the smallest that cuts span into at most
+// webStatusPoints buckets, and no coarser than chartStep.
+func webStatusStep(span, chartStep time.Duration) string {
+	step := webStatusSteps[len(webStatusSteps)-1]
+	for _, s := range webStatusSteps {
+		if span/s <= webStatusPoints {
+			step = s
+			break
+		}
+	}
+	return fmtAPIStep(min(step, chartStep))
+}
+
+// fmtAPIStep writes a step as the page does: 10m, 1h.
+func fmtAPIStep(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return fmt.Sprintf("%dm", d/time.Minute)
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lagtrail/lagtrail/internal/pgtest"
 )
@@ -76,5 +77,26 @@ func TestBenchWeb(t *testing.T) {
 	// A second run on the same database reuses the history.
 	if r := runCLI(t, args...); r.code != 0 || !strings.Contains(r.stderr, "reusing the history") {
 		t.Errorf("second run: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// TestWebStatusStep checks the bench's copy of the group page's status step
+// on the ranges of the page's presets.
+func TestWebStatusStep(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		span, chart time.Duration
+		want        string
+	}{
+		{time.Hour, time.Minute, "1m"},
+		{24 * time.Hour, 2 * time.Minute, "1m"},
+		{7 * 24 * time.Hour, time.Hour, "10m"},
+		{30 * 24 * time.Hour, time.Hour, "30m"},
+		{90 * 24 * time.Hour, 3 * time.Hour, "2h"},
+		{3 * 365 * 24 * time.Hour, 24 * time.Hour, "24h"},
+	} {
+		if got := webStatusStep(c.span, c.chart); got != c.want {
+			t.Errorf("webStatusStep(%s, %s) = %s, want %s", c.span, c.chart, got, c.want)
+		}
 	}
 }

@@ -536,7 +536,24 @@ func webGroup(t *testing.T, b *webBrowser, srv *httptest.Server, h webHist, shot
 	n = b.loaded(t)
 	b.do(t, "click 7d", chromedp.Click(chromedp.CSS(`[data-testid=range-7d]`)))
 	b.waitLoaded(t, "the 7d range", n)
-	checkWebGroupCharts(t, b, srv, h, "the 7d preset", time.Hour)
+	c = checkWebGroupCharts(t, b, srv, h, "the 7d preset", time.Hour)
+	// The status band keeps finer steps than the charts' hour, so that the
+	// 45-minute stall shows on it wherever the hours fall.
+	su, err := url.Parse(webEval[string](t, b, `window.lagtrail.requests.status`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := time.ParseDuration(su.Query().Get("step")); err != nil || st > 15*time.Minute {
+		t.Errorf("7d preset: the status request's step is %q, want at most 15m", su.Query().Get("step"))
+	}
+	if !slices.Contains(c.statuses, "STOP") {
+		t.Errorf("7d preset: the status chart shows %v, without the stall's STOP", c.statuses)
+	}
+	// The range ends in the future, past the last poll; the header still
+	// says how the group is now, recovered from the stall.
+	if s := webEval[string](t, b, `document.querySelector('[data-testid=group-status]').textContent`); s != "OK now" {
+		t.Errorf("7d preset: the header's status reads %q, want OK now", s)
+	}
 	var tier struct{ Tier string }
 	webAPI(t, webEval[string](t, b, `window.lagtrail.requests.lag`), "", &tier)
 	if tier.Tier != "rollup" {

@@ -301,10 +301,11 @@ export const ROLLUP_RANGE = 7 * 86400e3;
 /**
  * chooseStep picks the bucket width of a range: the smallest step that
  * cuts it into at most maxPoints buckets; from 7 days on, whole hours only,
- * so that the server reads its hourly rollups.
+ * so that the server reads its hourly rollups, unless rollups is false (for
+ * requests the rollups do not answer).
  */
-export function chooseStep(spanMs, maxPoints = MAX_POINTS) {
-  const minStep = spanMs >= ROLLUP_RANGE ? 3600e3 : 0;
+export function chooseStep(spanMs, maxPoints = MAX_POINTS, rollups = true) {
+  const minStep = rollups && spanMs >= ROLLUP_RANGE ? 3600e3 : 0;
   for (const s of STEPS) {
     if (s >= minStep && spanMs / s <= maxPoints) return s;
   }

@@ -136,7 +136,10 @@ async function load() {
   aborter = new AbortController();
   const signal = aborter.signal;
   const step = fmtStep(r.step);
-  const statusStep = fmtStep(Math.min(r.step, chooseStep(r.to - r.from, STATUS_POINTS)));
+  // The status is evaluated at each bucket's last poll and never read from
+  // the rollups: its steps stay fine on long ranges too, or a stop shorter
+  // than an hour would fall between two evaluations.
+  const statusStep = fmtStep(Math.min(r.step, chooseStep(r.to - r.from, STATUS_POINTS, false)));
   const base = { group: s.group, region: s.region, instance: s.instance, from: isoUTC(r.from), to: isoUTC(r.to) };
   const params = {
     lag: { ...base, by: 'partition', step },
@@ -232,10 +235,15 @@ async function load() {
   $('card-status').classList.remove('loading');
   // Status.
   const intervals = status.rows.map((x) => ({ ...x, from: parseTime(x.from), to: parseTime(x.to) }));
-  const last = intervals[intervals.length - 1];
+  // The header shows the status now, or at the end of a past range: that
+  // of the last interval begun by then. A range ending in the future has
+  // buckets after the last poll, NODATA once the poll is too old for them,
+  // which say nothing of now.
+  const nowMs = Date.now();
+  const last = intervals.findLast((x) => x.from <= nowMs) ?? intervals[intervals.length - 1];
   $('group-status').innerHTML = last
     ? `<span class="chip s-${esc(last.status)}" title="${esc(last.reason)}">${esc(last.status)}</span> <span class="muted">${
-        last.to >= Date.now() ? 'now' : 'at ' + esc(fmtUTC(last.to, { seconds: false })) + ' UTC'
+        last.to >= nowMs ? 'now' : 'at ' + esc(fmtUTC(last.to, { seconds: false })) + ' UTC'
       }</span>`
     : '';
   hook.charts.status = statusChart($('chart-status'), intervals, common);
