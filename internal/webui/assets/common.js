@@ -133,6 +133,37 @@ export function initHeader() {
   updateTokenLink();
 }
 
+// ---- the address ---------------------------------------------------------
+
+/** $ returns the element with id. */
+export const $ = (id) => document.getElementById(id);
+
+/**
+ * readSelection reads the group and range a group or incident page shows
+ * from its address; the range defaults to the last 24 hours.
+ */
+export function readSelection() {
+  const q = new URLSearchParams(location.search);
+  return {
+    group: q.get('group') || '',
+    region: q.get('region') || '',
+    instance: q.get('instance') || '',
+    from: q.get('from') || '-24h',
+    to: q.get('to') || 'now',
+  };
+}
+
+/**
+ * setRange puts a range in the address, as a new history entry when push
+ * is true, so that Back returns to the previous one.
+ */
+export function setRange(from, to, push = true) {
+  const q = new URLSearchParams(location.search);
+  q.set('from', from);
+  q.set('to', to);
+  history[push ? 'pushState' : 'replaceState'](null, '', '?' + q.toString());
+}
+
 // ---- formatting ----------------------------------------------------------
 
 const SI = [

@@ -10,8 +10,7 @@
 // column widths and row heights for that.
 
 import {
-  STATUS_ORDER,
-  STATUS_HELP,
+  $,
   api,
   apiURL,
   errorText,
@@ -27,6 +26,8 @@ import {
   initHeader,
   parseTime,
   showError,
+  STATUS_HELP,
+  STATUS_ORDER,
 } from './common.js';
 
 /** How often the table refreshes, in ms: 30s, or ?refresh=SECONDS (at least 2). */
@@ -73,8 +74,6 @@ const view = {
   timer: 0,
   loading: false,
 };
-
-const $ = (id) => document.getElementById(id);
 
 /** groupHref links a row to its group view. */
 function groupHref(r, page = 'group') {

@@ -9,6 +9,7 @@
 // same buckets and each request can be repeated exactly.
 
 import {
+  $,
   alignedRange,
   api,
   apiURL,
@@ -27,6 +28,8 @@ import {
   isoUTC,
   parseTime,
   rangeBar,
+  readSelection,
+  setRange,
   showError,
 } from './common.js';
 import { DURATION_INCRS, makeChart, seriesColor, statusChart, statusLegend } from './charts.js';
@@ -38,30 +41,13 @@ const MIN_ZOOM_MS = 5 * 60e3;
 /** Above this many partitions the legend scrolls. */
 const MANY = 16;
 
-const $ = (id) => document.getElementById(id);
-
 let generation = 0;
 let aborter = null;
 let bar = null;
 
-/** current reads the view's state from the address. */
-function current() {
-  const q = new URLSearchParams(location.search);
-  return {
-    group: q.get('group') || '',
-    region: q.get('region') || '',
-    instance: q.get('instance') || '',
-    from: q.get('from') || '-24h',
-    to: q.get('to') || 'now',
-  };
-}
-
 /** navigate puts a new range in the address and loads it. */
 function navigate(from, to, push = true) {
-  const q = new URLSearchParams(location.search);
-  q.set('from', from);
-  q.set('to', to);
-  history[push ? 'pushState' : 'replaceState'](null, '', '?' + q.toString());
+  setRange(from, to, push);
   load();
 }
 
@@ -110,7 +96,7 @@ function destroyCharts() {
 
 /** load fetches the range in the address and draws every chart. */
 async function load() {
-  const s = current();
+  const s = readSelection();
   bar.show(s.from, s.to);
   document.title = `${s.group || 'Group'} · lagtrail`;
   $('group-name').textContent = s.group || '(no group)';

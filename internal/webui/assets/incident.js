@@ -4,6 +4,7 @@
 // incidents marked on it.
 
 import {
+  $,
   api,
   apiURL,
   errorText,
@@ -19,12 +20,12 @@ import {
   isoUTC,
   parseTime,
   rangeBar,
+  readSelection,
   resolveTime,
+  setRange,
   showError,
 } from './common.js';
 import { makeChart, markerDraw, statusChart, statusLegend } from './charts.js';
-
-const $ = (id) => document.getElementById(id);
 
 /** Colours of the marks. */
 const MARK = { start: '#1a5fb4', peak: '#c01c28', recovered: '#26a269' };
@@ -32,33 +33,11 @@ const MARK = { start: '#1a5fb4', peak: '#c01c28', recovered: '#26a269' };
 let generation = 0;
 let bar = null;
 
-/** current reads the report's parameters from the address. */
-function current() {
-  const q = new URLSearchParams(location.search);
-  return {
-    group: q.get('group') || '',
-    region: q.get('region') || '',
-    instance: q.get('instance') || '',
-    from: q.get('from') || '-24h',
-    to: q.get('to') || 'now',
-  };
-}
-
 /** navigate puts a new window in the address and loads it. */
 function navigate(from, to) {
-  const q = new URLSearchParams(location.search);
-  q.set('from', from);
-  q.set('to', to);
-  history.pushState(null, '', '?' + q.toString());
+  setRange(from, to);
   load();
 }
-
-/** Normal is written by Go without JSON tags: accept either spelling. */
-const normalOf = (n) => ({
-  lagP95: n?.lag_p95 ?? n?.LagP95 ?? null,
-  produceRate: n?.produce_rate ?? n?.ProduceRate ?? null,
-  points: n?.points ?? n?.Points ?? null,
-});
 
 /** when writes a time as its date and clock in UTC. */
 const when = (t) => (t ? `${esc(fmtUTC(t))} UTC` : '–');
@@ -106,7 +85,7 @@ function incidentHTML(inc, i) {
 
 /** load fetches the report of the window in the address and renders it. */
 async function load() {
-  const s = current();
+  const s = readSelection();
   bar.show(s.from, s.to);
   document.title = `Incident report: ${s.group || '?'} · lagtrail`;
   $('title').textContent = `Incident report: ${s.group || '(no group)'}`;
@@ -160,12 +139,12 @@ function render(rep) {
   $('range-text').textContent = `${fmtUTC(from, { seconds: false })} → ${fmtUTC(to, { seconds: false })} UTC (${fmtDuration((to - from) / 1000)})`;
   $('summary').textContent =
     incs.length === 0 ? 'No incident in this window' : incs.length === 1 ? '1 incident in this window' : `${incs.length} incidents in this window`;
-  const n = normalOf(rep.normal);
+  const n = rep.normal || {};
   const pf = rep.poll_failures || {};
   const codes = (pf.by_code || []).map((c) => `${c.code} ×${c.count}`).join(', ');
   const rebalances = (rep.rebalances || []).length;
   $('facts').innerHTML = `
-    <dt>Normal</dt><dd>lag up to ${esc(fmtCount(n.lagP95))} (95th percentile of the ${esc(fmtDuration(rep.baseline_seconds))} before the window), production ${esc(fmtRate(n.produceRate))}</dd>
+    <dt>Normal</dt><dd>lag up to ${esc(fmtCount(n.lag_p95))} (95th percentile of the ${esc(fmtDuration(rep.baseline_seconds))} before the window), production ${esc(fmtRate(n.produce_rate))}</dd>
     <dt>Polls</dt><dd>every ${esc(fmtDuration(rep.poll_interval_seconds))}; ${pf.failed || 0} of ${pf.attempts || 0} failed${codes ? ` (${esc(codes)})` : ''}${(pf.gaps || []).length ? `; ${(pf.gaps || []).length} gaps` : ''}${
       rep.polls_per_point > 1 ? `; the chart shows every ${rep.polls_per_point}th poll` : ''
     }</dd>
