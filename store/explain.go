@@ -13,10 +13,11 @@ import (
 // with its measured times. It executes the statement, so it takes as long
 // as the query itself.
 func (s *Store) ExplainBuckets(ctx context.Context, q AggregateQuery, rollup bool) (string, error) {
-	sql, args, ok, err := s.bucketsQuery(ctx, q)
+	query := s.bucketsQuery
 	if rollup {
-		sql, args, ok, err = s.rollupBucketsQuery(ctx, q)
+		query = s.rollupBucketsQuery
 	}
+	sql, args, ok, err := query(ctx, q)
 	if err != nil {
 		return "", fmt.Errorf("explain buckets: %w", err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // FleetQuery selects the groups Fleet reports on; empty fields match any.
@@ -101,11 +99,7 @@ ORDER BY n.region, n.instance_id, n.consumer_group`
 // instance and name, with its status and figures now: one statement over
 // the group_status view and each group's last poll.
 func (s *Store) Fleet(ctx context.Context, q FleetQuery) ([]FleetRow, error) {
-	rows, err := s.pool.Query(ctx, fleetSQL, q.Region, q.Instance)
-	if err != nil {
-		return nil, fmt.Errorf("fleet: %w", err)
-	}
-	raw, err := pgx.CollectRows(rows, pgx.RowToStructByName[fleetRow])
+	raw, err := collect[fleetRow](ctx, s, fleetSQL, []any{q.Region, q.Instance})
 	if err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
@@ -181,15 +175,11 @@ type partitionNowRow struct {
 // poll with its status, offsets, lag and time lag: one statement over the
 // partition_status view, ordered by group, topic and partition.
 func (s *Store) PartitionsNow(ctx context.Context) ([]PartitionNow, error) {
-	rows, err := s.pool.Query(ctx, `
+	raw, err := collect[partitionNowRow](ctx, s, `
 SELECT region, instance_id, consumer_group, topic, partition, evaluated_at, status, severity,
        lag, broker_offset, consumer_offset, time_lag_s
 FROM lagtrail.partition_status
-ORDER BY region, instance_id, consumer_group, topic, partition`)
-	if err != nil {
-		return nil, fmt.Errorf("partitions now: %w", err)
-	}
-	raw, err := pgx.CollectRows(rows, pgx.RowToStructByName[partitionNowRow])
+ORDER BY region, instance_id, consumer_group, topic, partition`, nil)
 	if err != nil {
 		return nil, fmt.Errorf("partitions now: %w", err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // RegionSendPeak is the most polls of one region whose requests were sent
@@ -23,7 +21,7 @@ func (s *Store) SendPeaks(ctx context.Context, from, to time.Time) ([]RegionSend
 	if !from.Before(to) {
 		return nil, fmt.Errorf("%w: send peaks: from %s is not before to %s", ErrInvalidRange, from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
-	rows, err := s.pool.Query(ctx, `
+	out, err := collect[RegionSendPeak](ctx, s, `
 SELECT DISTINCT ON (region) region, n AS peak, started_at AS peak_at
 FROM (
   SELECT region, started_at,
@@ -32,11 +30,7 @@ FROM (
   FROM lagtrail.polls
   WHERE started_at >= $1 AND started_at < $2
 ) w
-ORDER BY region, n DESC, started_at`, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("send peaks: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[RegionSendPeak])
+ORDER BY region, n DESC, started_at`, []any{from, to})
 	if err != nil {
 		return nil, fmt.Errorf("send peaks: %w", err)
 	}
