@@ -323,11 +323,18 @@ func orList(s []string) string {
 	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
+// setAPIHeaders sets the headers of every API response with a body of
+// contentType: never cached by the client (the history grows), never
+// sniffed as another type.
+func setAPIHeaders(h http.Header, contentType string) {
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
 // writeAPIError writes an error response.
 func writeAPIError(w http.ResponseWriter, status int, msg, param string) {
-	w.Header().Set("Content-Type", contentTypes["json"])
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	setAPIHeaders(w.Header(), contentTypes["json"])
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(apiError{Error: msg, Parameter: param, Status: status})
 }
@@ -344,10 +351,7 @@ type apiWriter struct {
 
 func (a *apiWriter) start() {
 	a.started = true
-	h := a.w.Header()
-	h.Set("Content-Type", a.contentType)
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setAPIHeaders(a.w.Header(), a.contentType)
 	a.w.WriteHeader(http.StatusOK)
 }
 

@@ -66,9 +66,7 @@ func (a *apiServer) serveCached(w http.ResponseWriter, ep apiEndpoint, args []st
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", ans.contentType)
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setAPIHeaders(h, ans.contentType)
 	h.Set("Last-Modified", ans.at.UTC().Format(http.TimeFormat))
 	h.Set("Age", strconv.Itoa(int(time.Since(ans.at).Seconds())))
 	w.WriteHeader(http.StatusOK)

@@ -163,6 +163,35 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// listenHandler serves newHTTPHandler(c) on addr until the returned
+// function is called, and returns the address it listens on. Serving on
+// another address than loopback without a token is allowed, with a warning.
+func listenHandler(ctx context.Context, c httpConfig, addr string) (func(), string, error) {
+	h, err := newHTTPHandler(c)
+	if err != nil {
+		return nil, "", err
+	}
+	stop, bound, err := serveHTTP(ctx, addr, h, c.log)
+	if err != nil {
+		return nil, "", err
+	}
+	if !isLoopback(bound) && c.token == "" {
+		c.log.Warn("serving on a non-loopback address without a token: anyone who reaches it can read the recorded history", slog.String("addr", bound))
+	}
+	return stop, bound, nil
+}
+
+// databaseReady returns "database unreachable" unless the database answers
+// a ping within 2 seconds, or else "".
+func databaseReady(ctx context.Context, db interface{ Ping(context.Context) error }) string {
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := db.Ping(pctx); err != nil {
+		return "database unreachable"
+	}
+	return ""
+}
+
 // serveHTTP serves h on addr until the returned function is called, and
 // returns the address it listens on.
 func serveHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (func(), string, error) {

@@ -40,11 +40,7 @@ func serveRecorderHTTP(ctx context.Context, c httpConfig, addr string, rec *inge
 	started := time.Now()
 	c.ready = func(ctx context.Context) string { return readiness(ctx, rec.Health(), c.st, started, time.Now()) }
 	log := c.log
-	h, err := newHTTPHandler(c)
-	if err != nil {
-		return nil, err
-	}
-	stop, bound, err := serveHTTP(ctx, addr, h, log)
+	stop, bound, err := listenHandler(ctx, c, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -56,10 +52,8 @@ func serveRecorderHTTP(ctx context.Context, c httpConfig, addr string, rec *inge
 // database must answer, and a poll must have succeeded within readyWithin
 // intervals (or, just after start, the first intervals must not be over).
 func readiness(ctx context.Context, h ingest.Health, pinger interface{ Ping(context.Context) error }, started, now time.Time) string {
-	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := pinger.Ping(pctx); err != nil {
-		return "database unreachable"
+	if problem := databaseReady(ctx, pinger); problem != "" {
+		return problem
 	}
 	window := time.Duration(readyWithin) * h.Interval
 	switch {

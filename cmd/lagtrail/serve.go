@@ -83,28 +83,14 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	h, err := newHTTPHandler(httpConfig{
+	stop, bound, err := listenHandler(ctx, httpConfig{
 		st: st, log: log, reg: reg, token: token, timeout: f.timeout, getenv: g.getenv, kafkaExporterNames: f.kafkaExporterNames,
-		ready: func(ctx context.Context) string {
-			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			if err := st.Ping(pctx); err != nil {
-				return "database unreachable"
-			}
-			return ""
-		},
-	})
-	if err != nil {
-		return err
-	}
-	stop, bound, err := serveHTTP(ctx, addr, h, log)
+		ready: func(ctx context.Context) string { return databaseReady(ctx, st) },
+	}, addr)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	if !isLoopback(bound) && token == "" {
-		log.Warn("serving on a non-loopback address without a token: anyone who reaches it can read the recorded history", slog.String("addr", bound))
-	}
 	log.Info("serving", slog.String("addr", bound), slog.String("url", "http://"+bound+"/"), slog.Bool("token", token != ""))
 	fmt.Fprintf(g.stderr, "lagtrail: serving on http://%s/\n", bound)
 	<-ctx.Done()
