@@ -36,9 +36,9 @@ const (
 	maxTimestampMs = 253402300799999
 )
 
-// Clamp describes the values of one kind that convertProgress clamped in
+// clamp describes the values of one kind that convertProgress clamped in
 // one response.
-type Clamp struct {
+type clamp struct {
 	// Kind is "last_timestamp", "rebalance_time" or "rebalances": the
 	// label of lagtrail_clamped_values_total.
 	Kind string
@@ -56,7 +56,7 @@ const (
 )
 
 // convertProgress copies a GetConsumerProgress response into p, and returns
-// one Clamp per kind of value it clamped (nil when none). The recorder logs
+// one clamp per kind of value it clamped (nil when none). The recorder logs
 // them and counts them in lagtrail_clamped_values_total.
 //
 // It rejects, with an *APIError of code CodeInvalidResponse that names the
@@ -79,7 +79,7 @@ const (
 // (hidden), 0 or in the future (producers set message timestamps), an empty
 // topic list, TotalDiff whatever it is, and a rebalance's generation and
 // duration.
-func convertProgress(p *store.Poll, r *alikafka.GetConsumerProgressResponse) ([]Clamp, error) {
+func convertProgress(p *store.Poll, r *alikafka.GetConsumerProgressResponse) ([]clamp, error) {
 	cp := r.ConsumerProgress
 	topics := cp.TopicList.TopicListItem
 	if len(topics) == 0 && len(cp.RebalanceInfoList.RebalanceInfoListItem) == 0 && !mentionsConsumerProgress(r) {
@@ -191,24 +191,19 @@ func mentionsConsumerProgress(r *alikafka.GetConsumerProgressResponse) bool {
 	return ok
 }
 
-// clamps collects the values convertProgress clamped: per kind, how many
-// and the first one.
-type clamps struct {
-	kinds []string
-	first map[string]string
-	count map[string]int
-}
+// clamps collects the values convertProgress clamped: per kind, in the
+// order first met, how many and the first one.
+type clamps []clamp
 
 // add records one clamped value of kind.
 func (c *clamps) add(kind, what string) {
-	if c.count == nil {
-		c.first, c.count = map[string]string{}, map[string]int{}
+	for i := range *c {
+		if (*c)[i].Kind == kind {
+			(*c)[i].Count++
+			return
+		}
 	}
-	if c.count[kind] == 0 {
-		c.kinds = append(c.kinds, kind)
-		c.first[kind] = what
-	}
-	c.count[kind]++
+	*c = append(*c, clamp{Kind: kind, Count: 1, Detail: what})
 }
 
 // timestamp returns a LastTimestamp as stored: as given when it is -1, 0 or
@@ -226,20 +221,14 @@ func (c *clamps) timestamp(ms int64, topic string, partition int) int64 {
 	return -1
 }
 
-// list describes the clamped values, one Clamp per kind.
-func (c *clamps) list() []Clamp {
-	if len(c.kinds) == 0 {
-		return nil
-	}
-	out := make([]Clamp, 0, len(c.kinds))
-	for _, k := range c.kinds {
-		cl := Clamp{Kind: k, Count: c.count[k], Detail: c.first[k]}
-		if cl.Count > 1 {
-			cl.Detail = fmt.Sprintf("%s (and %d more)", cl.Detail, cl.Count-1)
+// list describes the clamped values, one per kind.
+func (c clamps) list() []clamp {
+	for i := range c {
+		if c[i].Count > 1 {
+			c[i].Detail = fmt.Sprintf("%s (and %d more)", c[i].Detail, c[i].Count-1)
 		}
-		out = append(out, cl)
 	}
-	return out
+	return c
 }
 
 // maxTopicName is Kafka's limit on topic names, with room to spare.

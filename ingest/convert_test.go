@@ -136,7 +136,7 @@ func TestAbsurdValueOutcomes(t *testing.T) {
 			t.Parallel()
 			resp, err := decodeProgress(200, []byte(tt.body))
 			p := fuzzPoll()
-			var clamps []Clamp
+			var clamps []clamp
 			if err == nil {
 				clamps, err = convertProgress(p, resp)
 			}

@@ -72,7 +72,7 @@ func FuzzDecodeConsumerProgress(f *testing.F) {
 		}
 		resp, err := decodeProgress(status, body)
 		p := fuzzPoll()
-		var clamped []Clamp
+		var clamped []clamp
 		if err == nil {
 			clamped, err = convertProgress(p, resp)
 		}
@@ -118,7 +118,7 @@ func checkFailure(t *testing.T, p *store.Poll, err error) {
 
 // checkAccepted checks every value of an accepted poll against the
 // response it came from.
-func checkAccepted(t *testing.T, p *store.Poll, resp *alikafka.GetConsumerProgressResponse, clamped []Clamp) {
+func checkAccepted(t *testing.T, p *store.Poll, resp *alikafka.GetConsumerProgressResponse, clamped []clamp) {
 	t.Helper()
 	cp := resp.ConsumerProgress
 	if len(p.Topics) != len(cp.TopicList.TopicListItem) {

@@ -287,7 +287,7 @@ func (r *Recorder) pollOnce(ctx context.Context, g store.GroupRef, slot time.Tim
 	}
 	if err == nil {
 		p.RequestID = cleanText(resp.RequestId, 100)
-		var clamped []Clamp
+		var clamped []clamp
 		clamped, err = convertProgress(p, resp)
 		for _, c := range clamped {
 			r.log.Warn("response value clamped", groupAttrs(g), slog.String("kind", c.Kind), slog.Int("count", c.Count), slog.String("detail", c.Detail))

@@ -152,8 +152,8 @@ func (c *Collector) read() ([]store.PartitionNow, time.Duration, error) {
 	return parts, c.took, err
 }
 
-// groupKey and topicKey index the aggregates.
-type groupKey struct{ store.GroupRef }
+// topicKey and latestKey index the per-topic and per-partition
+// aggregates; groups are keyed by their store.GroupRef.
 type topicKey struct {
 	store.GroupRef
 	topic string
@@ -183,8 +183,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		hasLagS, fresh bool
 	}
 	type topicAgg struct{ lag, offset int64 }
-	groups := map[groupKey]*groupAgg{}
-	var groupOrder []groupKey
+	groups := map[store.GroupRef]*groupAgg{}
+	var groupOrder []store.GroupRef
 	topics := map[topicKey]*topicAgg{}
 	var topicOrder []topicKey
 	latest := map[latestKey]int64{}
@@ -197,7 +197,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	for _, p := range parts {
-		gk := groupKey{p.Group}
+		gk := p.Group
 		g := groups[gk]
 		if g == nil {
 			g = &groupAgg{at: p.At, severity: p.Severity, fresh: p.Status != "NODATA"}
