@@ -402,19 +402,13 @@ func benchQueries(ctx context.Context, runs int, gen *benchgen.Generator, st *st
 		if q.fig == rep.Baseline {
 			who = "baseline"
 		}
-		var times []float64
 		var rows int
-		for i := range runs + 1 {
-			t0 := time.Now()
-			n, err := q.run()
-			ms := msSince(t0)
-			if err != nil {
-				return fmt.Errorf("%s on %s: %w", q.name, who, err)
-			}
-			if i > 0 {
-				times = append(times, ms)
-			}
-			rows = n
+		times, err := timeRuns(runs, func() (err error) {
+			rows, err = q.run()
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s on %s: %w", q.name, who, err)
 		}
 		med := medianMs(times)
 		if q.fig.QueryMedianMs == nil {

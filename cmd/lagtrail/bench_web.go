@@ -229,17 +229,13 @@ func runBenchWeb(cmd *cobra.Command, g *globals, f *webBenchFlags) error {
 	}
 	// The fleet endpoint serves a computation for 15 s: time the
 	// computation itself.
-	var fleetTimes []float64
-	for run := range f.runs + 1 {
-		t0 := time.Now()
+	fleetTimes, err := timeRuns(f.runs, func() error {
 		gs, err := eng.Fleet(ctx, query.FleetRequest{})
-		if err != nil {
-			return fmt.Errorf("fleet: %w", err)
-		}
-		if run > 0 {
-			fleetTimes = append(fleetTimes, msSince(t0))
-		}
 		rep.FleetGroups = len(gs)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("fleet: %w", err)
 	}
 	rep.FleetComputeMs = medianMs(fleetTimes)
 	progress("fleet computed in the database: median %.0f ms for %d groups", rep.FleetComputeMs, rep.FleetGroups)
@@ -428,6 +424,22 @@ func fetchRows(ctx context.Context, client *http.Client, u string) (int, int64, 
 }
 
 func msSince(t time.Time) float64 { return float64(time.Since(t)) / float64(time.Millisecond) }
+
+// timeRuns calls fn runs+1 times and returns how long each call but the
+// first, a warm-up, took, in ms. It stops at fn's first error.
+func timeRuns(runs int, fn func() error) ([]float64, error) {
+	var times []float64
+	for i := range runs + 1 {
+		t0 := time.Now()
+		if err := fn(); err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			times = append(times, msSince(t0))
+		}
+	}
+	return times, nil
+}
 
 // medianMs is the median of xs (the mean of the middle two for an even
 // count).
