@@ -81,6 +81,12 @@ func (s *Server) DataDir() string {
 	return filepath.Join(s.dir, "data")
 }
 
+// BinDir returns the directory of a local cluster's binaries (initdb,
+// postgres, pg_dump, ...); "" for a container.
+func (s *Server) BinDir() string {
+	return s.binDir
+}
+
 // StopCommand returns a shell command that stops a local cluster from
 // another process, for a server started with Options.Detach; "" for a
 // container. As root the cluster runs as the postgres user, and the

@@ -34,6 +34,9 @@ type server struct {
 	stop func(context.Context) error
 	// version is server_version_num, e.g. 150004.
 	version int
+	// binDir holds the binaries of a local cluster this binary started,
+	// pg_dump among them; "" otherwise.
+	binDir string
 
 	tmplOnce sync.Once
 	tmplName string

@@ -43,7 +43,7 @@ func adopt(ctx context.Context, ps *pglocal.Server) (*server, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("parse server url: %w", err), ps.Stop(context.WithoutCancel(ctx)))
 	}
-	srv := &server{source: ps.Source(), adminURL: u, stop: ps.Stop}
+	srv := &server{source: ps.Source(), adminURL: u, stop: ps.Stop, binDir: ps.BinDir()}
 	if err := srv.connect(ctx); err != nil {
 		return nil, errors.Join(err, ps.Stop(context.WithoutCancel(ctx)))
 	}
