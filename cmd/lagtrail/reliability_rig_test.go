@@ -103,20 +103,26 @@ func (p *recorderProc) log() string {
 // start runs `lagtrail record` with args against dbURL.
 func (r *recordRig) start(dbURL string, args ...string) *recorderProc {
 	r.t.Helper()
-	l := lagtrail{t: r.t, dbURL: dbURL, secret: r.secret}
+	return startRecord(r.t, lagtrail{t: r.t, dbURL: dbURL, secret: r.secret}, args...)
+}
+
+// startRecord runs `lagtrail record` with args as l. The process is killed
+// when t ends, and fails t if it printed l's AccessKey secret.
+func startRecord(t *testing.T, l lagtrail, args ...string) *recorderProc {
+	t.Helper()
 	p := &recorderProc{cmd: l.cmd(append([]string{"record"}, args...)...), done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
-		r.t.Fatal(err)
+		t.Fatal(err)
 	}
 	go func() {
 		_ = p.cmd.Wait()
 		close(p.done)
 	}()
-	r.t.Cleanup(func() {
+	t.Cleanup(func() {
 		p.kill()
-		if strings.Contains(p.log(), r.secret) {
-			r.t.Errorf("record printed the AccessKey secret")
+		if strings.Contains(p.log(), l.secret) {
+			t.Errorf("record printed the AccessKey secret")
 		}
 	})
 	return p
@@ -209,20 +215,6 @@ func (r *recordRig) reconcile(ctx context.Context, dbURL string, partitions int)
 		}
 	}
 	return l
-}
-
-// waitFor polls cond every 200ms until it holds or timeout passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // metric fetches a recorder's /metrics and returns the value of the sample
