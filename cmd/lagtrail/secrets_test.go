@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,15 +56,17 @@ type secretRun struct {
 	name string
 	args []string
 	env  map[string]string // on top of secretEnv
-	// stop sends SIGTERM after this long, for commands that run until
-	// told to stop; 0 waits for the command to exit.
-	stop time.Duration
+	// ready, for commands that run until told to stop, is what they print
+	// once they are up: the probes are fetched then, and SIGTERM sent. A
+	// run that exits before printing it (an unreachable database) just
+	// ends; "" waits for the command to exit.
+	ready string
 	// want checks the exit code; nil accepts any.
 	want func(code int) bool
 	// wantOut, when set, must appear in the output.
 	wantOut string
-	// probe lists URLs fetched two thirds into stop; their bodies count as
-	// output, and must hold probeWant (default "lagtrail_").
+	// probe lists URLs fetched once the output holds ready; their bodies
+	// count as output, and must hold probeWant (default "lagtrail_").
 	probe     []string
 	probeWant string
 }
@@ -77,7 +80,7 @@ type secretRun struct {
 type commandSpec struct {
 	args    []string
 	success []string
-	stop    time.Duration
+	ready   string
 	ownDB   bool
 	offline bool
 	extra   func(f *secretFixture) []secretRun
@@ -94,7 +97,7 @@ var secretSpecs = map[string]commandSpec{
 			{name: "wrong AccessKey secret, --once", args: []string{"--once", "--config", f.goodConfig},
 				env: f.goodDB(secretWrong), want: is(exitFailure), wantOut: "SignatureDoesNotMatch"},
 			{name: "wrong AccessKey secret, running", args: []string{"--config", f.goodConfig},
-				env: f.goodDB(secretWrong), stop: 3 * time.Second, want: is(exitOK), wantOut: "SignatureDoesNotMatch"},
+				env: f.goodDB(secretWrong), ready: "SignatureDoesNotMatch", want: is(exitOK), wantOut: "SignatureDoesNotMatch"},
 			{name: "API unreachable", args: []string{"--once", "--config", f.closedAPIConfig},
 				env: f.goodDB(secretAK), want: is(exitFailure), wantOut: "TransportError"},
 			{name: "API faults", args: []string{"--once", "--config", f.faultyConfig},
@@ -103,7 +106,7 @@ var secretSpecs = map[string]commandSpec{
 			f.probed("metrics and health, database down, spooling", f.spoolConfig, map[string]string{envDatabaseURL: ""}),
 		}
 	}},
-	"simulate": {args: []string{"--listen", "127.0.0.1:0"}, success: []string{"--listen", "127.0.0.1:0"}, stop: 2 * time.Second,
+	"simulate": {args: []string{"--listen", "127.0.0.1:0"}, success: []string{"--listen", "127.0.0.1:0"}, ready: "simulated alikafka API on ",
 		extra: func(*secretFixture) []secretRun {
 			return []secretRun{{name: "bad listen address", args: []string{"--listen", "127.0.0.1:notaport"}, want: is(exitUsage)}}
 		}},
@@ -122,7 +125,7 @@ var secretSpecs = map[string]commandSpec{
 	"bench storage":   {args: []string{"--groups", "2", "--partitions", "2", "--days", "1", "--interval", "1h", "--runs", "1", "--single-polls", "4"}, success: []string{"--groups", "2", "--partitions", "2", "--days", "1", "--interval", "1h", "--runs", "1", "--single-polls", "4"}, ownDB: true},
 	"config print":    {success: []string{}, offline: true},
 	"query fleet":     {success: []string{}},
-	"serve": {args: []string{"--listen", "127.0.0.1:0"}, success: []string{"--listen", "127.0.0.1:0"}, stop: 2 * time.Second,
+	"serve": {args: []string{"--listen", "127.0.0.1:0"}, success: []string{"--listen", "127.0.0.1:0"}, ready: "lagtrail: serving on http://",
 		extra: func(f *secretFixture) []secretRun {
 			tokenFile := writeFile(f.t, "token", secretToken+"\n")
 			return []secretRun{
@@ -200,8 +203,10 @@ func newSecretFixture(t *testing.T) *secretFixture {
 		t.Fatal(err)
 	}
 	const targets = "targets:\n  - region: cn-hangzhou\n    instance: alikafka_pre-cn-mp919o4v\n    groups: [kafka-test]\n"
+	// The poll timeout is far longer than a call to a local simulator takes
+	// on a loaded machine, so polls end as the simulator answers.
 	cfg := func(dbURL, endpoint string) string {
-		return fmt.Sprintf("database_url: %q\ninterval: 1s\npoll_timeout: 500ms\nalibaba:\n  endpoint: %q\n  scheme: http\n%s", dbURL, endpoint, targets)
+		return fmt.Sprintf("database_url: %q\ninterval: 5s\npoll_timeout: 4s\nalibaba:\n  endpoint: %q\n  scheme: http\n%s", dbURL, endpoint, targets)
 	}
 	fileURL := f.closedURL(secretDBFile)
 	f.goodConfig = writeFile(t, "good.yaml", cfg(fileURL, f.endpoint))
@@ -240,7 +245,7 @@ func (f *secretFixture) probed(name, config string, env map[string]string) secre
 	port := closedPort(f.t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	return secretRun{name: name, args: []string{"--config", config, "--listen", fmt.Sprintf(":%d", port)}, env: env,
-		stop: 4 * time.Second, want: is(exitOK), wantOut: fmt.Sprintf("addr=127.0.0.1:%d", port),
+		ready: fmt.Sprintf("addr=127.0.0.1:%d", port), want: is(exitOK), wantOut: fmt.Sprintf("addr=127.0.0.1:%d", port),
 		probe: []string{base + "/metrics", base + "/healthz", base + "/readyz"}}
 }
 
@@ -255,7 +260,7 @@ func (f *secretFixture) served(name string, args []string, env map[string]string
 		e[k] = v
 	}
 	return secretRun{name: name, args: append([]string{"--listen", fmt.Sprintf(":%d", port)}, args...), env: e,
-		stop: 4 * time.Second, want: is(exitOK), wantOut: fmt.Sprintf("serving on http://127.0.0.1:%d/", port),
+		ready: fmt.Sprintf("serving on http://127.0.0.1:%d/", port), want: is(exitOK), wantOut: fmt.Sprintf("serving on http://127.0.0.1:%d/", port),
 		probe:     []string{base + "/metrics", base + "/api/v1/fleet", base + "/api/v1/lag?from=yesterday", base + "/api/v1/lag?database-url=x", base + "/"},
 		probeWant: probeWant}
 }
@@ -290,18 +295,18 @@ func (f *secretFixture) runsFor(path []string, cmd *cobra.Command, db string) []
 	}
 	if hasDB {
 		runs = append(runs, secretRun{name: "database unreachable (flag and environment)",
-			args: append(slices.Clone(base), "--database-url", f.closedURL(secretDBFlag)), stop: spec.stop, want: unreachable},
+			args: append(slices.Clone(base), "--database-url", f.closedURL(secretDBFlag)), ready: spec.ready, want: unreachable},
 			// libpq and pgx end the user info at the first '@', Go's
 			// net/url at the last: the rest of this password must not
 			// come back as a host name.
 			secretRun{name: "raw @ in the database password",
-				args: append(slices.Clone(base), "--database-url", f.closedURL("x@"+secretDBFlag)), stop: spec.stop, want: unreachable})
+				args: append(slices.Clone(base), "--database-url", f.closedURL("x@"+secretDBFlag)), ready: spec.ready, want: unreachable})
 	} else if cmd.Runnable() {
-		runs = append(runs, secretRun{name: "database unreachable (environment)", args: base, stop: spec.stop})
+		runs = append(runs, secretRun{name: "database unreachable (environment)", args: base, ready: spec.ready})
 	}
 	if hasConfig {
 		runs = append(runs, secretRun{name: "database unreachable (config file)", args: base,
-			env: map[string]string{envDatabaseURL: ""}, stop: spec.stop, want: unreachable})
+			env: map[string]string{envDatabaseURL: ""}, ready: spec.ready, want: unreachable})
 		for name, file := range f.badConfigs {
 			want := is(exitUsage)
 			if name == "invalid setting" {
@@ -314,7 +319,7 @@ func (f *secretFixture) runsFor(path []string, cmd *cobra.Command, db string) []
 	}
 	if spec.success != nil {
 		runs = append(runs, secretRun{name: "success", args: slices.Concat(spec.success, cfgArgs),
-			env: map[string]string{envDatabaseURL: withPassword(f.t, db, secretDBEnv)}, stop: spec.stop, want: is(exitOK)})
+			env: map[string]string{envDatabaseURL: withPassword(f.t, db, secretDBEnv)}, ready: spec.ready, want: is(exitOK)})
 	}
 	if spec.extra != nil {
 		runs = append(runs, spec.extra(f)...)
@@ -374,21 +379,17 @@ func (f *secretFixture) check(t *testing.T, name string, path []string, r secret
 	for k, v := range r.env {
 		c.Env = append(c.Env, k+"="+v)
 	}
-	var out bytes.Buffer
+	var out lockedBuffer
 	c.Stdout, c.Stderr = &out, &out
-	probed := make(chan string, 1)
-	go func() {
+	var bodies string
+	probe := func() {
 		var b strings.Builder
-		if len(r.probe) > 0 {
-			time.Sleep(r.stop * 2 / 3)
-		}
 		for _, u := range r.probe {
 			b.WriteString(fetch(u))
 		}
-		probed <- b.String()
-	}()
-	code, timedOut := runWithStop(t, c, r.stop, 3*time.Minute)
-	bodies := <-probed
+		bodies = b.String()
+	}
+	code, timedOut := runUntilReady(t, c, &out, r.ready, probe, 3*time.Minute)
 	probeWant := r.probeWant
 	if probeWant == "" {
 		probeWant = "lagtrail_"
@@ -398,7 +399,7 @@ func (f *secretFixture) check(t *testing.T, name string, path []string, r secret
 	}
 	text := out.String() + bodies
 	if timedOut {
-		t.Errorf("%s (%s) did not finish in 3 minutes; give it a stop time in secretSpecs", name, r.name)
+		t.Errorf("%s (%s) did not finish in 3 minutes; give it a ready text in secretSpecs", name, r.name)
 	}
 	for what, s := range testSecrets {
 		if strings.Contains(text, s) {
@@ -427,18 +428,21 @@ func (f *secretFixture) checkStoredPolls(t *testing.T, dbURL string) {
 	}
 }
 
-// runWithStop runs c, sending SIGTERM after stop when stop > 0 and killing
-// it after limit. It returns the exit code.
-func runWithStop(t *testing.T, c *exec.Cmd, stop, limit time.Duration) (code int, timedOut bool) {
+// runUntilReady runs c, whose output goes to out, and kills it after
+// limit. When ready is set, it calls onReady once out holds ready, then
+// sends SIGTERM. It returns the exit code.
+func runUntilReady(t *testing.T, c *exec.Cmd, out *lockedBuffer, ready string, onReady func(), limit time.Duration) (code int, timedOut bool) {
 	t.Helper()
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
-	var stopC <-chan time.Time
-	if stop > 0 {
-		stopC = time.After(stop)
+	var look <-chan time.Time
+	if ready != "" {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		look = tick.C
 	}
 	kill := time.After(limit)
 	for {
@@ -451,14 +455,36 @@ func runWithStop(t *testing.T, c *exec.Cmd, stop, limit time.Duration) (code int
 				t.Fatal(err)
 			}
 			return 0, timedOut
-		case <-stopC:
-			_ = c.Process.Signal(syscall.SIGTERM)
-			stopC = nil
+		case <-look:
+			if strings.Contains(out.String(), ready) {
+				onReady()
+				_ = c.Process.Signal(syscall.SIGTERM)
+				look = nil
+			}
 		case <-kill:
 			_ = c.Process.Kill()
 			timedOut = true
 		}
 	}
+}
+
+// lockedBuffer collects a running command's output, which is read while
+// the command writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // fetch returns the status and body at u, or the error.
