@@ -44,9 +44,9 @@ const (
 // the same time take a file lock: one fills and dumps, the others wait and
 // restore.
 type dumpCache struct {
-	dir              string // this source's directory: <root>/<source hash>
+	dir               string // this source's directory: <root>/<source hash>
 	pgDump, pgRestore string
-	major            int
+	major             int
 }
 
 var (

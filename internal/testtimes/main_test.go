@@ -22,7 +22,7 @@ func TestReport(t *testing.T) {
 		top    int
 		wantOK bool
 	}{
-		{name: "no-limit", input: "run.json", top: 10, wantOK: false},         // a test failed
+		{name: "no-limit", input: "run.json", top: 10, wantOK: false},        // a test failed
 		{name: "limit", input: "run.json", limit: 180 * time.Second, top: 2}, // failed and over the limit
 		{name: "passing", input: "pass.json", limit: 180 * time.Second, top: 5, wantOK: true},
 	} {
