@@ -32,6 +32,18 @@
 // it once; every URL call clones it with CREATE DATABASE ... TEMPLATE, which
 // takes milliseconds. Test databases are dropped WITH (FORCE) at cleanup.
 //
+// Shared databases are filled once per binary. On a local cluster they are
+// also dumped with pg_dump to a cache directory (LAGTRAIL_TEST_CACHE, by
+// default lagtrail-testcache-<uid> under the system temp dir; "off" turns
+// it off), keyed by the Shared key and a hash of the module's source files:
+// the other test binaries of a run restore the dump instead of filling
+// again, waiting on a file lock while one of them fills. Dumps of other
+// source are removed after an hour unused.
+//
+// Main lets at least 8 parallel tests run at once unless -parallel is
+// given: database tests mostly wait, so GOMAXPROCS slots leave a 2-core
+// machine idle.
+//
 // When no server can be found the test is skipped with a message naming the
 // three options and why each failed; with LAGTRAIL_REQUIRE_DB=1 it fails
 // instead (use that in CI).

@@ -3,8 +3,10 @@ package pgtest
 import (
 	"context"
 	"errors"
+	"flag"
 	"log/slog"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -30,12 +32,22 @@ const (
 // cleanupTimeout bounds dropping one test database.
 const cleanupTimeout = 30 * time.Second
 
+// minParallel is the fewest parallel tests Main lets a binary run at once
+// when -test.parallel is not given.
+const minParallel = 8
+
 // Main runs the tests of a package and afterwards stops any PostgreSQL
 // server this package started (and removes its temp dir). Use:
 //
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
+//
+// Unless -parallel is given, it lets at least 8 parallel tests run at once
+// rather than go test's GOMAXPROCS: database tests spend most of their
+// time waiting on the server, child processes and timers, so on a 2-core
+// machine two slots leave the CPUs idle while tests queue.
 func Main(m *testing.M) {
 	mainCalled.Store(true)
+	raiseParallel(minParallel)
 	code := m.Run()
 	if err := teardown(context.Background()); err != nil {
 		// A teardown error leaks a server or directory but does not make
@@ -121,4 +133,22 @@ func newDatabase(t testing.TB, srv *server, template string) string {
 		}
 	})
 	return srv.databaseURL(name)
+}
+
+// raiseParallel sets -test.parallel to at least n unless the command line
+// sets it.
+func raiseParallel(n int) {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	f := flag.Lookup("test.parallel")
+	if f == nil {
+		return
+	}
+	given := false
+	flag.Visit(func(v *flag.Flag) { given = given || v.Name == f.Name })
+	if cur, err := strconv.Atoi(f.Value.String()); given || err != nil || cur >= n {
+		return
+	}
+	_ = f.Value.Set(strconv.Itoa(n)) // an int flag takes any decimal
 }
