@@ -2,8 +2,10 @@ package scenariotest
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -66,21 +68,14 @@ func Generate(t testing.TB, name string, start time.Time, span time.Duration) Hi
 	m := Model(t, name, start)
 	h := History{Model: m, From: start.UTC(), To: start.UTC().Add(span)}
 	key := fmt.Sprintf("%s %s %s", name, h.From.Format("20060102T1504"), span)
-	h.URL = pgtest.Shared(t, key, func(ctx context.Context, url string) error {
-		st, err := store.Open(ctx, store.Config{DatabaseURL: url}, nil)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		_, err = m.WriteHistory(ctx, st, h.From, h.To, nil)
-		return err
-	})
+	h.URL = pgtest.Shared(t, key, func(ctx context.Context, url string) error { return write(ctx, m, url, h) })
 	return h
 }
 
-// GenerateFile writes the history of the scenario file at path (a test's
-// own, e.g. under testdata/) from start for the given span into a fresh
-// database of the test's own, and returns it.
+// GenerateFile returns a database holding the history of the scenario file
+// at path (a test's own, e.g. under testdata/) from start for the given
+// span, generated once per test binary, and once per run for every binary
+// that asks for the same file's content (see pgtest.Shared). Read it only.
 func GenerateFile(t testing.TB, path string, start time.Time, span time.Duration) History {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -95,14 +90,21 @@ func GenerateFile(t testing.TB, path string, start time.Time, span time.Duration
 	if err != nil {
 		t.Fatalf("scenariotest: model %s: %v", path, err)
 	}
-	h := History{URL: pgtest.URL(t), Model: m, From: start.UTC(), To: start.UTC().Add(span)}
-	st, err := store.Open(t.Context(), store.Config{DatabaseURL: h.URL}, nil)
+	h := History{Model: m, From: start.UTC(), To: start.UTC().Add(span)}
+	sum := sha256.Sum256(data)
+	key := fmt.Sprintf("file %s %x %s %s", filepath.Base(path), sum[:8], h.From.Format("20060102T1504"), span)
+	h.URL = pgtest.Shared(t, key, func(ctx context.Context, url string) error { return write(ctx, m, url, h) })
+	return h
+}
+
+// write writes the model's history from h.From to h.To into the database
+// at url.
+func write(ctx context.Context, m *scenario.Model, url string, h History) error {
+	st, err := store.Open(ctx, store.Config{DatabaseURL: url}, nil)
 	if err != nil {
-		t.Fatalf("scenariotest: %v", err)
+		return err
 	}
 	defer st.Close()
-	if _, err := m.WriteHistory(t.Context(), st, h.From, h.To, nil); err != nil {
-		t.Fatalf("scenariotest: write %s: %v", path, err)
-	}
-	return h
+	_, err = m.WriteHistory(ctx, st, h.From, h.To, nil)
+	return err
 }
