@@ -2,9 +2,11 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,11 +55,13 @@ func newHarness(t *testing.T, cfg alisim.Config) *harness {
 	return &harness{sim: sim, addr: strings.TrimPrefix(ts.URL, "http://"), store: st, pool: pool}
 }
 
-// config is an ingest config aimed at the simulator with the right key.
+// config is an ingest config aimed at the simulator with the right key. Its
+// poll timeout is far longer than a call to the simulator takes on a loaded
+// machine; tests that run the recorder for a while set a shorter interval.
 func (h *harness) config(targets ...ingest.Target) ingest.Config {
 	return ingest.Config{
-		Interval:        2 * time.Second,
-		PollTimeout:     time.Second,
+		Interval:        time.Minute,
+		PollTimeout:     30 * time.Second,
 		ThrottleBackoff: 50 * time.Millisecond,
 		Alibaba: ingest.AlibabaConfig{
 			Endpoint:    h.addr,
@@ -110,4 +114,33 @@ func (w *secretCheckingWriter) Write(p []byte) (int, error) {
 	}
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// runRecorder runs rec until the stop it returns is called, or t ends.
+// stop cancels the run and returns Run's error, or an error when Run does
+// not return within waitLimit; calls after the first return nil.
+func runRecorder(t *testing.T, rec *ingest.Recorder) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	var once sync.Once
+	stop = func() error {
+		var err error
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(waitLimit):
+				err = fmt.Errorf("Run did not return within %s of cancel", waitLimit)
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return stop
 }

@@ -172,9 +172,11 @@ func TestEveryFaultIsRecorded(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(string(tt.fault), func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, alisim.Config{Fleet: alisim.ExampleFleet(), HangFor: 3 * time.Second})
+			// The hang outlasts the poll timeout many times over, and the
+			// poll timeout any answer on a loaded machine.
+			h := newHarness(t, alisim.Config{Fleet: alisim.ExampleFleet(), HangFor: time.Minute})
 			cfg := h.config(exampleTarget)
-			cfg.PollTimeout = 300 * time.Millisecond
+			cfg.PollTimeout = 5 * time.Second
 			if err := h.sim.Inject(tt.fault); err != nil {
 				t.Fatal(err)
 			}
@@ -298,34 +300,30 @@ func TestRunPicksUpNewGroupsAndDropsVanishedOnes(t *testing.T) {
 	cfg.Interval = time.Second
 	cfg.PollTimeout = 500 * time.Millisecond
 	cfg.DiscoveryInterval = time.Second
-	rec := h.recorder(t, cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- rec.Run(ctx) }()
+	stop := runRecorder(t, h.recorder(t, cfg))
 
-	waitFor(t, 10*time.Second, "both initial groups polled", func() bool {
+	waitFor(t, waitLimit, "both initial groups polled", func() bool {
 		return polledGroups(h)["old"] > 0 && polledGroups(h)["stays"] > 0
 	})
 	if err := h.sim.SetFleet(fleet("stays", "new")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the new group polled", func() bool { return polledGroups(h)["new"] > 0 })
-	// Give the vanished group's goroutine time to stop, then make sure it
-	// is no longer asked for.
-	time.Sleep(1500 * time.Millisecond)
+	waitFor(t, waitLimit, "the new group polled", func() bool { return polledGroups(h)["new"] > 0 })
+	// Discovery stopped the vanished group's goroutine before it started
+	// the new group's, and a call of it already sent ends within the poll
+	// timeout. Once stays has been polled twice more, at least an interval
+	// later, old's requests are all in; none may follow while stays is
+	// polled three more times.
+	stays := polledGroups(h)["stays"]
+	waitFor(t, waitLimit, "stays polled twice more", func() bool { return polledGroups(h)["stays"] >= stays+2 })
 	oldCount := countRequests(h.sim, "old")
-	time.Sleep(2500 * time.Millisecond)
+	stays = polledGroups(h)["stays"]
+	waitFor(t, waitLimit, "stays polled three more times", func() bool { return polledGroups(h)["stays"] >= stays+3 })
 	if n := countRequests(h.sim, "old"); n != oldCount {
 		t.Errorf("vanished group polled %d more times after discovery dropped it", n-oldCount)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run returned %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancel")
+	if err := stop(); err != nil {
+		t.Fatalf("Run returned %v", err)
 	}
 }
 
@@ -347,17 +345,6 @@ func countRequests(sim *alisim.Server, group string) int {
 		}
 	}
 	return n
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // TestClampedValuesAreStoredAndCounted serves a LastTimestamp that is not a
