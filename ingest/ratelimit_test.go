@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"testing"
@@ -30,11 +29,9 @@ func TestRateLimitHoldsWhenCallsStall(t *testing.T) {
 	cfg.PollTimeout = 1900 * time.Millisecond
 	cfg.Alibaba.RequestsPerSecond = rps
 	cfg.Alibaba.ClientsPerRegion = clients
-	rec := h.recorder(t, cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- rec.Run(ctx) }()
-	time.Sleep(2500 * time.Millisecond)
+	stop := runRecorder(t, h.recorder(t, cfg))
+	// Once every group has been polled, hang every client at once.
+	waitFor(t, waitLimit, "a round of polls", func() bool { return len(progressRequests(h.sim)) >= groups })
 	hangs := make([]alisim.Fault, clients)
 	for i := range hangs {
 		hangs[i] = alisim.FaultHang
@@ -42,9 +39,21 @@ func TestRateLimitHoldsWhenCallsStall(t *testing.T) {
 	if err := h.sim.Inject(hangs...); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(4 * time.Second)
-	cancel()
-	if err := <-done; err != nil {
+	// The endpoint logs requests as they end. Wait until the hung ones
+	// ended and a round of polls followed them, which includes the polls
+	// due during the stall.
+	waitFor(t, waitLimit, "the hung requests and a round of polls after them", func() bool {
+		reqs := progressRequests(h.sim)
+		hung, after := 0, 0
+		for _, r := range reqs {
+			after++
+			if r.Fault == alisim.FaultHang {
+				hung, after = hung+1, 0
+			}
+		}
+		return hung == clients && after >= groups
+	})
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	hung := 0
@@ -68,7 +77,7 @@ func TestRateLimitHoldsWhenCallsStall(t *testing.T) {
 	peak, peakArrived := peakPerSecond(sent), peakPerSecond(arrived)
 	t.Logf("%d calls; peak %d sent in one second, %d arrived (limit %d)", len(sent), peak, peakArrived, rps)
 	if len(sent) < groups {
-		t.Errorf("only %d calls in 6.5s for %d groups every 2s", len(sent), groups)
+		t.Errorf("only %d calls stored for %d groups polled at least twice", len(sent), groups)
 	}
 	if peak > rps {
 		t.Errorf("%d calls sent in one second, over the limit of %d: polls queued behind the stalled calls went out together", peak, rps)
