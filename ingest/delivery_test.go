@@ -16,7 +16,7 @@ import (
 )
 
 // outageHarness is a harness whose database can be halted, with a config
-// polling its groups every second.
+// polling its groups every 3 seconds.
 func outageHarness(t *testing.T, groups int) (*harness, func(context.Context) error, func(context.Context) error, ingest.Config) {
 	t.Helper()
 	inst := alisim.Instance{Region: "cn-hangzhou", ID: "inst-outage"}
@@ -38,8 +38,11 @@ func outageHarness(t *testing.T, groups int) (*harness, func(context.Context) er
 	t.Cleanup(st.Close)
 	h.store = st
 	cfg := h.config(target)
-	cfg.Interval = time.Second
-	cfg.PollTimeout = 800 * time.Millisecond
+	// The poll timeout is far longer than a call to the simulator takes on
+	// a loaded machine: a poll that timed out would have no request id to
+	// match with the endpoint's answers.
+	cfg.Interval = 3 * time.Second
+	cfg.PollTimeout = 2 * time.Second
 	return h, srv.Halt, srv.Resume, cfg
 }
 
@@ -94,34 +97,25 @@ func TestRunSpoolsWhileTheDatabaseIsDownAndWritesInOrderAfter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rec.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- rec.Run(ctx) }()
+	stop := runRecorder(t, rec)
 
-	time.Sleep(2500 * time.Millisecond)
+	waitFor(t, waitLimit, "a poll of each group stored before the outage", func() bool { return len(h.polls(t)) >= 3 })
 	if err := halt(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Second)
-	if n := sp.Stats().Records; n < 6 {
-		t.Errorf("spool holds %d polls after 5s of outage at 3 groups/s, want at least 6", n)
-	}
+	waitFor(t, waitLimit, "6 polls in the spool during the outage", func() bool { return sp.Stats().Records >= 6 })
 	if !rec.Health().WritesFailing {
 		t.Error("Health().WritesFailing is false during the outage")
 	}
 	if err := resume(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for sp.Stats().Records > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
+	waitFor(t, waitLimit, "the spool drained after the database came back", func() bool { return sp.Stats().Records == 0 })
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if n := sp.Stats().Records; n != 0 {
-		t.Fatalf("spool still holds %d polls 30s after the database came back", n)
+		t.Fatalf("spool holds %d polls after the recorder stopped", n)
 	}
 	checkEveryAnswerStoredOnce(t, h)
 	if n := metricValue(t, reg, "lagtrail_write_errors_total", ""); n < 1 {
@@ -133,7 +127,8 @@ func TestSpooledPollsOutliveTheRecorder(t *testing.T) {
 	t.Parallel()
 	h, halt, resume, cfg := outageHarness(t, 2)
 	dir := filepath.Join(t.TempDir(), "spool")
-	run := func(d time.Duration) {
+	// run runs a recorder on the spool until until holds.
+	run := func(what string, until func(*spool.Spool) bool) {
 		sp, err := spool.Open(spool.Config{Dir: dir}, testLogger(t))
 		if err != nil {
 			t.Fatal(err)
@@ -141,24 +136,23 @@ func TestSpooledPollsOutliveTheRecorder(t *testing.T) {
 		defer sp.Close()
 		cfg := cfg
 		cfg.Spool = sp
-		rec := h.recorder(t, cfg)
-		ctx, cancel := context.WithTimeout(context.Background(), d)
-		defer cancel()
-		if err := rec.Run(ctx); err != nil {
+		stop := runRecorder(t, h.recorder(t, cfg))
+		waitFor(t, waitLimit, what, func() bool { return until(sp) })
+		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := halt(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	run(3 * time.Second) // all into the spool, then the recorder stops
-	if len(answeredIDs(h)) == 0 {
-		t.Fatal("nothing polled during the outage")
-	}
+	// A poll of each group during the outage, all into the spool, then the
+	// recorder stops.
+	run("a poll of each group answered during the outage", func(*spool.Spool) bool { return len(answeredIDs(h)) >= 2 })
 	if err := resume(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	run(3 * time.Second) // a new recorder writes them first
+	// A new recorder writes them first.
+	run("the spool drained", func(sp *spool.Spool) bool { return sp.Stats().Records == 0 })
 	sp, err := spool.Open(spool.Config{Dir: dir}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -183,15 +177,15 @@ func TestWithoutASpoolTheMemoryBoundDropsTheOldestAndCountsThem(t *testing.T) {
 	if err := halt(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
-	defer cancel()
-	if err := rec.Run(ctx); err != nil {
+	stop := runRecorder(t, rec)
+	waitFor(t, waitLimit, "6 polls answered with the database down", func() bool { return len(answeredIDs(h)) >= 6 })
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	polled := len(answeredIDs(h))
 	dropped := metricValue(t, reg, "lagtrail_dropped_polls_total", "memory_full")
 	if polled < 6 {
-		t.Fatalf("only %d polls in 4s", polled)
+		t.Fatalf("only %d polls answered", polled)
 	}
 	// At most MemoryPolls are kept; every other poll is counted as dropped.
 	if int(dropped) < polled-4 {
