@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"testing"
@@ -17,7 +16,8 @@ import (
 // database against the endpoint's own log of what it answered.
 func TestRecordUnderFaults(t *testing.T) {
 	t.Parallel()
-	const groups = 12
+	// 36 groups every 3 s ask for 12 calls a second, over the limit.
+	const groups = 36
 	const rps = 8
 	inst := alisim.Instance{Region: "cn-hangzhou", ID: "inst-faults"}
 	for i := range groups {
@@ -37,42 +37,46 @@ func TestRecordUnderFaults(t *testing.T) {
 			alisim.FaultHang:               0.05,
 		},
 		Seed:    7,
-		HangFor: 3 * time.Second,
+		HangFor: 30 * time.Second,
 	})
 	cfg := h.config(ingest.Target{Region: "cn-hangzhou", Instance: "inst-faults"})
-	cfg.Interval = time.Second
-	cfg.PollTimeout = 400 * time.Millisecond
+	// The poll timeout is far longer than an answer takes on a loaded
+	// machine, so that only the hangs time out.
+	cfg.Interval = 3 * time.Second
+	cfg.PollTimeout = 2 * time.Second
 	cfg.Alibaba.RequestsPerSecond = rps
-	rec := h.recorder(t, cfg)
+	stop := runRecorder(t, h.recorder(t, cfg))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- rec.Run(ctx) }()
-	time.Sleep(7 * time.Second)
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run returned %v, want nil after cancel", err)
+	// Run until the endpoint answered 20 requests, with each outcome the
+	// test checks for among them.
+	exercised := []alisim.Fault{alisim.FaultNone, alisim.FaultThrottlingUser, alisim.FaultHang, alisim.FaultNumericCode}
+	waitFor(t, waitLimit, "20 requests, with a success, throttling, a hang and a numeric code", func() bool {
+		reqs := progressRequests(h.sim)
+		seen := map[alisim.Fault]bool{}
+		for _, r := range reqs {
+			seen[r.Fault] = true
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Run did not return after cancel")
+		for _, f := range exercised {
+			if !seen[f] {
+				return false
+			}
+		}
+		return len(reqs) >= 20
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("Run returned %v, want nil after cancel", err)
 	}
 
-	// The endpoint logs a hung request when it notices the client left;
-	// wait until its log stops growing.
-	reqs := progressRequests(h.sim)
-	for range 20 {
-		time.Sleep(100 * time.Millisecond)
-		next := progressRequests(h.sim)
-		if len(next) == len(reqs) {
-			break
-		}
-		reqs = next
-	}
+	// The endpoint logs a hung request when it notices the client left,
+	// which may be after Run returned; wait until it logged as many
+	// requests as polls were stored.
 	polls := h.polls(t)
+	reqs := progressRequests(h.sim)
+	for deadline := time.Now().Add(waitLimit); len(reqs) < len(polls) && time.Now().Before(deadline); reqs = progressRequests(h.sim) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if len(reqs) < 20 {
-		t.Fatalf("only %d requests in 7s; the recorder did not keep polling", len(reqs))
+		t.Fatalf("only %d requests; the recorder did not keep polling", len(reqs))
 	}
 
 	// Every request the endpoint answered is one poll row, with the code
@@ -113,7 +117,7 @@ func TestRecordUnderFaults(t *testing.T) {
 	if len(polls) != len(reqs) {
 		t.Errorf("%d polls stored for %d requests", len(polls), len(reqs))
 	}
-	for _, f := range []alisim.Fault{alisim.FaultNone, alisim.FaultThrottlingUser, alisim.FaultHang, alisim.FaultNumericCode} {
+	for _, f := range exercised {
 		if want[wantCode[f]] == 0 {
 			t.Errorf("the run saw no %q; the test exercised less than it claims", f)
 		}
@@ -122,12 +126,14 @@ func TestRecordUnderFaults(t *testing.T) {
 		t.Errorf("%d samples stored; ok polls account for %d, endpoint successes for %d", n, samples, 2*want[""])
 	}
 
-	// The request limit holds over every one-second window. Arrival times
-	// carry network jitter, so one request of slack is allowed in a window;
-	// the long-run rate must stay at or under the limit.
-	times := make([]time.Time, len(reqs))
-	for i, r := range reqs {
-		times[i] = r.Time
+	// The request limit holds over every one-second window, judged by the
+	// send times the limiter governs, each stored poll's StartedAt (arrival
+	// at the endpoint adds the machine's scheduling jitter). One request of
+	// slack is allowed in a window; the long-run rate must stay at or under
+	// the limit.
+	times := make([]time.Time, len(polls))
+	for i, p := range polls {
+		times[i] = p.StartedAt
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
 	for i := range times {
