@@ -24,9 +24,9 @@ func maxInWindow(times []time.Time, span time.Duration) int {
 	return most
 }
 
-// TestCallLimiterHoldsTheWindow has 64 goroutines call at once for 2.5 s
-// through a limiter of 9/s, then lowers it to 4/s: no second, measured on
-// the send times it returned, may hold more than limit+1 calls, whatever
+// TestCallLimiterHoldsTheWindow has 64 goroutines call at once for at least
+// 2.5 s through a limiter of 9/s, then lowers it to 4/s: no second, measured
+// on the send times it returned, may hold more than limit+1 calls, whatever
 // the goroutines' wake-up jitter.
 func TestCallLimiterHoldsTheWindow(t *testing.T) {
 	t.Parallel()
@@ -42,15 +42,19 @@ func TestCallLimiterHoldsTheWindow(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			l := newCallLimiter(tc.limit)
-			ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var mu sync.Mutex
-			var before, after []time.Time
-			changedAt := time.Now().Add(1200 * time.Millisecond)
+			var all []time.Time
+			// The limit changes 1.2 s in; changedAt is when SetLimit
+			// returned, however late the goroutine ran.
+			began := time.Now()
+			changed := make(chan time.Time, 1)
 			if tc.change > 0 {
 				go func() {
-					time.Sleep(time.Until(changedAt))
+					time.Sleep(1200 * time.Millisecond)
 					l.SetLimit(tc.change)
+					changed <- time.Now()
 				}()
 			}
 			var wg sync.WaitGroup
@@ -66,17 +70,38 @@ func TestCallLimiterHoldsTheWindow(t *testing.T) {
 						// Work of random length, as calls have.
 						time.Sleep(time.Duration(at.UnixNano()%7) * time.Millisecond)
 						mu.Lock()
-						if at.Before(changedAt) {
-							before = append(before, at)
-						} else {
-							after = append(after, at)
-						}
+						all = append(all, at)
 						mu.Unlock()
 					}
 				}()
 			}
+			// Run for 2.5 s, and on until there are 4 calls and, with a
+			// change, calls over more than a second from a second after
+			// it, however slowly the machine runs.
+			var changedAt time.Time
+			enough := func() bool {
+				if changedAt.IsZero() {
+					select {
+					case changedAt = <-changed:
+					default:
+					}
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if time.Since(began) < 2500*time.Millisecond || len(all) < 4 {
+					return false
+				}
+				return tc.change == 0 || !changedAt.IsZero() && all[len(all)-1].After(changedAt.Add(sendWindow+time.Second))
+			}
+			for deadline := time.Now().Add(2 * time.Minute); !enough(); time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					cancel()
+					wg.Wait()
+					t.Fatalf("after 2 minutes: %d calls, limit changed at %v; want 4 calls, and with a change, calls over a second from a second after it", len(all), changedAt)
+				}
+			}
+			cancel()
 			wg.Wait()
-			all := append(append([]time.Time{}, before...), after...)
 			sort.Slice(all, func(i, j int) bool { return all[i].Before(all[j]) })
 			bound := windowCalls(max(tc.limit, tc.change))
 			if got := maxInWindow(all, time.Second); got > bound || len(all) < 4 {
