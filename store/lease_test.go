@@ -73,18 +73,26 @@ func syncLeases(t *testing.T, s *store.Store, id string, want []store.GroupRef, 
 	return held, at
 }
 
+// shortTTL is a lease or heartbeat time to live the tests wait out: far
+// longer than the few statements they run before relying on it still being
+// live, also on a loaded machine.
+const shortTTL = 5 * time.Second
+
+// waitLimit bounds a wait for something that takes shortTTL.
+const waitLimit = 3 * time.Minute
+
 // waitExpired waits until no lease of the groups is live by the
 // database's clock. It waits, but asserts nothing about how long.
 func waitExpired(t *testing.T, s *store.Store, gs ...store.GroupRef) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for {
 		h := holders(t, s)
 		if !slices.ContainsFunc(gs, func(g store.GroupRef) bool { _, ok := h[g]; return ok }) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("leases still live after 30 s: %v", h)
+			t.Fatalf("leases still live after %s: %v", waitLimit, h)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -161,9 +169,8 @@ func TestSyncLeasesTakesExpired(t *testing.T) {
 	s, _ := newStore(t)
 	gs := leaseGroups(2)
 	g, other := gs[0], gs[1]
-	const short = 200 * time.Millisecond
 
-	if held, _ := syncLeases(t, s, "a", []store.GroupRef{g, other}, short); len(held) != 2 {
+	if held, _ := syncLeases(t, s, "a", []store.GroupRef{g, other}, shortTTL); len(held) != 2 {
 		t.Fatalf("a: held %v, want both", held)
 	}
 	if held, _ := syncLeases(t, s, "b", []store.GroupRef{g}, time.Minute); len(held) != 0 {
@@ -341,7 +348,7 @@ func TestHeartbeatMembers(t *testing.T) {
 		return out
 	}
 
-	if _, err := s.Heartbeat(ctx, store.Member{ID: "short", Host: "h2", PID: 2}, 200*time.Millisecond); err != nil {
+	if _, err := s.Heartbeat(ctx, store.Member{ID: "short", Host: "h2", PID: 2}, shortTTL); err != nil {
 		t.Fatal(err)
 	}
 	ms, err := s.Heartbeat(ctx, store.Member{ID: "long", Host: "h1", PID: 1}, time.Minute)
@@ -359,12 +366,12 @@ func TestHeartbeatMembers(t *testing.T) {
 
 	// Wait until short's heartbeat expires; long's next heartbeat leaves
 	// it out, and keeps long's started_at.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for slices.Contains(ids(ms), "short") {
 		if time.Now().After(deadline) {
-			t.Fatalf("short still live after 30 s: %v", ms)
+			t.Fatalf("short still live after %s: %v", waitLimit, ms)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 		if ms, err = s.Heartbeat(ctx, store.Member{ID: "long", Host: "h1", PID: 1}, time.Minute); err != nil {
 			t.Fatal(err)
 		}
