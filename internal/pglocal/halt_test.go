@@ -20,8 +20,10 @@ func TestHaltAndResumeKeepData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A minute: far longer than connecting and a statement take on a
+	// loaded machine; the halted server refuses at once.
 	exec := func(sql string) error {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, url)
 		if err != nil {
