@@ -20,10 +20,11 @@ import (
 	"github.com/lagtrail/lagtrail/store"
 )
 
-// writeLivePolls writes a minute of polls, every 10 s up to now, of two
-// groups on one instance: "orders" reads topic "orders" (3 partitions,
+// writeLivePolls writes 12 minutes of polls, every 2 minutes up to now, of
+// two groups on one instance: "orders" reads topic "orders" (3 partitions,
 // lagging more each poll) and "audit" reads "orders" too (keeping up), so
-// the latest offsets of topic orders come from both.
+// the latest offsets of topic orders come from both. They are current (not
+// NODATA) for 3 poll intervals, 6 minutes, however slowly the test runs.
 func writeLivePolls(t *testing.T, dbURL string) (broker, ordersConsumer []int64) {
 	t.Helper()
 	ctx := context.Background()
@@ -35,7 +36,7 @@ func writeLivePolls(t *testing.T, dbURL string) (broker, ordersConsumer []int64)
 	now := time.Now().UTC().Truncate(time.Second)
 	var polls []*store.Poll
 	for i := 6; i >= 0; i-- {
-		at := now.Add(-time.Duration(i) * 10 * time.Second)
+		at := now.Add(-time.Duration(i) * 2 * time.Minute)
 		step := int64(6 - i)
 		broker = []int64{1000 + 100*step, 2000 + 100*step, 3000 + 100*step}
 		ordersConsumer = []int64{1000 + 50*step, 2000 + 100*step, 2900}
@@ -78,8 +79,8 @@ func TestMetricsExportTheRecordedLag(t *testing.T) {
 	dbURL := pgtest.URL(t)
 	broker, consumer := writeLivePolls(t, dbURL)
 	// The subtests run at once, in this test's turn: parallel ones would
-	// wait for a free slot, and polls 10 s apart are stale (NODATA) after
-	// 30 s.
+	// wait for a free slot, and the polls are stale (NODATA) after 6
+	// minutes.
 	for _, kafkaExporter := range []bool{false, true} {
 		t.Run(fmt.Sprintf("kafka_exporter_names=%v", kafkaExporter), func(t *testing.T) {
 			srv := apiTestServerWith(t, dbURL, httpConfig{kafkaExporterNames: kafkaExporter})
