@@ -72,12 +72,22 @@ func URL(t testing.TB) string {
 }
 
 // Pool is URL plus a *pgxpool.Pool on that database, closed at cleanup.
+// Its sessions run with jit off, as the store's do.
 func Pool(t testing.TB) (*pgxpool.Pool, string) {
 	t.Helper()
 	url := URL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pool, err := pgxpool.New(ctx, url)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatalf("pgtest: parse pool url: %v", err)
+	}
+	// As lagtrail's store does (store.Open): JIT compiling its
+	// aggregate queries costs seconds and saves nothing, and a test that
+	// explains or runs the store's SQL on this pool should see what the
+	// store gets.
+	cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatalf("pgtest: open pool: %v", err)
 	}
