@@ -41,7 +41,11 @@ func (o Options) logger() *slog.Logger {
 }
 
 // serverSettings make a throwaway server fast; durability does not matter.
+// JIT is off for every session, as lagtrail's store turns it off for its
+// own: compiling the schema's aggregate queries costs seconds and saves
+// nothing, also for the views and dashboard queries tests run directly.
 var serverSettings = []string{
+	"jit=off",
 	"fsync=off",
 	"synchronous_commit=off",
 	"full_page_writes=off",
