@@ -179,11 +179,13 @@ func TestWriteSVGAnnotations(t *testing.T) {
 	}
 }
 
-// TestManySeries renders 32 series of a week of minutes: 11 get colours and
-// legend entries, 21 are drawn grey under one "21 others" entry.
+// TestManySeries renders 32 series of a day of minutes: 11 get colours and
+// legend entries, 21 are drawn grey under one "21 others" entry. How many
+// points the series hold does not matter to that; BenchmarkLagWeek32
+// renders a week of them.
 func TestManySeries(t *testing.T) {
 	t.Parallel()
-	c := lagWeek32()
+	c := lagDay32()
 	var svg bytes.Buffer
 	if err := c.WriteSVG(&svg); err != nil {
 		t.Fatal(err)

@@ -64,6 +64,17 @@ func lagWeek32() Chart {
 	}
 }
 
+// lagDay32 is a day of 1-minute lag of 32 partitions, stalled for 3 hours
+// from 10:00.
+func lagDay32() Chart {
+	stallFrom := sampleStart.Add(10 * time.Hour)
+	return Chart{
+		Title:  "Lag by partition (32 partitions)",
+		YLabel: "lag (messages)",
+		Series: lagSeries(32, 24*time.Hour, time.Minute, stallFrom, stallFrom.Add(3*time.Hour)),
+	}
+}
+
 // ratesHalfHour is 30 minutes of production and consumption rates every 10
 // seconds, with a gap of missed polls in consumption.
 func ratesHalfHour() Chart {
