@@ -223,26 +223,31 @@ func TestIncidentReportFindsScriptedIncidents(t *testing.T) {
 // TestIncidentReportQuiet checks that nothing is reported where nothing
 // happened: every group of the quiet scenario from Wednesday noon to the
 // end of its week, and the groups of the incident scenario that no
-// incident touched, over the days of its incidents. The quiet week's
-// Monday to Thursday repeat one another (the same daily cycle, weekly
-// factor 1), so from Wednesday noon the reports still cross every change
-// the week has: a full weekday night and peak, orders' busier Friday and
-// the drops into Saturday and Sunday. A report reads every poll, so the
-// whole week cost the test run minutes of CPU and proved nothing more.
+// incident touched, over the hours of its incidents (the rewind of
+// warehouse-loader on Thursday at 10:00 and the stall of payments-ledger
+// on Saturday at 02:10, from four hours before each to six after). The
+// quiet week's Monday to Thursday repeat one another (the same daily
+// cycle, weekly factor 1), so from Wednesday noon the reports still cross
+// every change the week has: a full weekday night and peak, orders' busier
+// Friday and the drops into Saturday and Sunday. A report reads every
+// poll: the whole quiet week and the three incident days cost the test
+// run minutes of CPU and proved nothing more.
 func TestIncidentReportQuiet(t *testing.T) {
 	t.Parallel()
 	day := 24 * time.Hour
+	untouched := []string{"order-fulfilment", "fraud-scoring", "clickstream-etl", "inventory-sync", "audit-archiver"}
 	cases := []struct {
-		scenario string
-		groups   []string
-		from, to time.Duration
+		scenario, name string
+		groups         []string
+		from, to       time.Duration
 	}{
-		{"quiet", []string{"order-fulfilment", "payments-ledger", "fraud-scoring", "clickstream-etl"}, 2*day + 12*time.Hour, week},
-		{"incident", []string{"order-fulfilment", "fraud-scoring", "clickstream-etl", "inventory-sync", "audit-archiver"}, 3 * day, 6 * day},
+		{"quiet", "week", []string{"order-fulfilment", "payments-ledger", "fraud-scoring", "clickstream-etl"}, 2*day + 12*time.Hour, week},
+		{"incident", "rewind", untouched, 3*day + 6*time.Hour, 3*day + 16*time.Hour},
+		{"incident", "stall", untouched, 5*day + 2*time.Hour + 10*time.Minute - 4*time.Hour, 5*day + 2*time.Hour + 10*time.Minute + 6*time.Hour},
 	}
 	for _, c := range cases {
 		for _, g := range c.groups {
-			t.Run(c.scenario+"/"+g, func(t *testing.T) {
+			t.Run(c.scenario+"/"+c.name+"/"+g, func(t *testing.T) {
 				t.Parallel()
 				e, _, _ := openScenario(t, c.scenario)
 				rep, err := e.Incident(t.Context(), query.IncidentRequest{
