@@ -9,7 +9,7 @@
 // the suite fast. It also fails when the input reports a failed test or
 // package, so that a pipeline ending in it fails like go test would.
 //
-//	go test -race -count=1 -timeout 20m -json ./... | go run ./internal/testtimes -package-limit 300s
+//	go test -race -count=1 -timeout 20m -json ./... | go run ./internal/testtimes -package-limit 400s
 //
 // It may import the standard library only.
 package main
