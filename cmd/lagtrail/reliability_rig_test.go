@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -83,20 +82,11 @@ func (r *recordRig) config(name, dataDir, extra string) string {
 // recorderProc is one running `lagtrail record`.
 type recorderProc struct {
 	cmd    *exec.Cmd
-	mu     sync.Mutex
-	stderr bytes.Buffer
+	stderr lockedBuffer
 	done   chan struct{}
 }
 
-func (p *recorderProc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.Write(b)
-}
-
 func (p *recorderProc) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	return p.stderr.String()
 }
 
@@ -111,7 +101,7 @@ func (r *recordRig) start(dbURL string, args ...string) *recorderProc {
 func startRecord(t *testing.T, l lagtrail, args ...string) *recorderProc {
 	t.Helper()
 	p := &recorderProc{cmd: l.cmd(append([]string{"record"}, args...)...), done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.Stdout, p.cmd.Stderr = &p.stderr, &p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

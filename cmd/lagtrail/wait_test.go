@@ -34,12 +34,9 @@ func waitFor(timeout time.Duration, cond func() bool) bool {
 func waitForPolls(t *testing.T, dbURL string, n int, p *recorderProc) []store.PollRecord {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{DatabaseURL: dbURL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, dbURL)
 	var polls []store.PollRecord
+	var err error
 	exited := false
 	if !waitFor(waitLimit, func() bool {
 		select {
