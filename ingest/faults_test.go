@@ -71,10 +71,11 @@ func TestRecordUnderFaults(t *testing.T) {
 	// which may be after Run returned; wait until it logged as many
 	// requests as polls were stored.
 	polls := h.polls(t)
-	reqs := progressRequests(h.sim)
-	for deadline := time.Now().Add(waitLimit); len(reqs) < len(polls) && time.Now().Before(deadline); reqs = progressRequests(h.sim) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	var reqs []alisim.Request
+	waitFor(t, waitLimit, "a logged request per stored poll", func() bool {
+		reqs = progressRequests(h.sim)
+		return len(reqs) >= len(polls)
+	})
 	if len(reqs) < 20 {
 		t.Fatalf("only %d requests; the recorder did not keep polling", len(reqs))
 	}
