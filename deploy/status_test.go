@@ -24,6 +24,8 @@ type statusCase struct {
 	// consumer returns partition p's consumer offset at round i, given its
 	// broker offset.
 	consumer func(i, p int, broker int64) int64
+	// broker, when set, replaces statusBroker for this group.
+	broker func(i, p int) int64
 	// hidden makes the API hide the last consumed message's timestamp.
 	hidden bool
 	// rounds is how many rounds the group is polled; 0 means all.
@@ -68,6 +70,18 @@ var statusCases = []statusCase{
 		consumer: func(i, _ int, b int64) int64 { return b - 20_000 + 50*int64(i) }},
 	{group: "behind", want: query.StatusWarn, hidden: true, // behind by more than the history: a lower bound
 		consumer: func(_, _ int, b int64) int64 { return b - 500_000 + 1 }},
+	{group: "stall-after-caught-up", want: query.StatusStall, // caught up until 5 polls ago, then no progress
+		consumer: func(i, p int, b int64) int64 { return statusBroker(min(i, statusRounds-6), p) }},
+	{group: "stop-early", want: query.StatusStop, // no progress for 8 minutes, longer than the window saw it progress
+		consumer: func(i, p int, _ int64) int64 { return statusBroker(min(i, statusRounds-9), p) - 50 }},
+	{group: "idle", want: query.StatusOK, // caught up and idle for two hours, then one message at the last poll
+		broker: func(i, _ int) int64 {
+			if i == statusRounds-1 {
+				return 5001
+			}
+			return 5000
+		},
+		consumer: func(_, _ int, _ int64) int64 { return 5000 }},
 	{group: "gone", want: query.StatusWarn, rounds: 60, // not polled for an hour: NODATA now
 		consumer: func(i, _ int, b int64) int64 { return b - 500 - 10*int64(i) }},
 }
@@ -119,6 +133,9 @@ func TestStatusViews(t *testing.T) {
 			ts := store.TopicSample{Topic: "t-" + c.group}
 			for p := range statusPartitions {
 				b := statusBroker(i, p)
+				if c.broker != nil {
+					b = c.broker(i, p)
+				}
 				co := c.consumer(i, p, b)
 				lt := int64(-1)
 				if !c.hidden {
@@ -193,7 +210,7 @@ FROM lagtrail.group_status WHERE consumer_group = $1`, c.group).Scan(
 				if s.Bucket != 0 {
 					continue
 				}
-				status, why := query.Evaluate(s, statusWindow)
+				status, why := query.Evaluate(s, query.Rules{Window: statusWindow})
 				ref := fmt.Sprintf("%s/%d", s.Topic, s.Partition)
 				switch {
 				case status > worst:

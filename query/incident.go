@@ -299,7 +299,7 @@ func (e *Engine) Incident(ctx context.Context, req IncidentRequest) (*IncidentRe
 		if err != nil {
 			return nil, fmt.Errorf("incident: %w", err)
 		}
-		rep.Statuses = Timeline(groups, states, append(inRange, to), req.StatusWindow)
+		rep.Statuses = Timeline(groups, states, append(inRange, to), Rules{Window: req.StatusWindow})
 	}
 	describeIncidents(rep, rebs, req.Detect)
 	return rep, nil

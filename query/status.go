@@ -40,6 +40,31 @@ const StallSamples = 3
 // went down counts as WARN.
 const WarnSamples = 3
 
+// DefaultMinSamples is Rules.MinSamples's default.
+const DefaultMinSamples = 3
+
+// Rules are the settings of the status evaluation. The zero value of each
+// field but Window means its default.
+type Rules struct {
+	// Window is the sliding window each evaluation looks back over. It
+	// must be positive.
+	Window time.Duration
+	// AllowedLag is the lag a partition may have and still count as
+	// caught up (Burrow's allowed-lag). Default 0.
+	AllowedLag int64
+	// MinSamples is how many polls the window must hold before any verdict
+	// worse than OK (Burrow's minimum-complete, counted in polls).
+	// Default DefaultMinSamples; negative is refused by callers.
+	MinSamples int
+}
+
+func (r Rules) minSamples() int {
+	if r.MinSamples <= 0 {
+		return DefaultMinSamples
+	}
+	return r.MinSamples
+}
+
 // String returns the status in capitals, as Burrow writes it.
 func (s Status) String() string {
 	switch s {
@@ -75,33 +100,67 @@ func (s *Status) UnmarshalText(b []byte) error {
 }
 
 // Evaluate rates one partition from its state at the end of a window, and
-// says why in words. The rules, first match wins:
+// says why in words. It ports Burrow's evaluator (linkedin/Burrow,
+// core/internal/evaluator) to polled offsets. Progress is timed from the
+// later of the first poll showing the current consumer offset and the last
+// poll with no lag (Burrow's guard, its issue #303): a partition that was
+// caught up and then got a message has made no progress to speak of. The
+// rules, first match wins:
 //
-//   - REWIND: the consumer offset went back in the window.
-//   - OK: no lag now.
-//   - STOP: the consumer offset has not moved for longer than the window.
-//   - STALL: it has not moved for StallSamples polls.
-//   - OK: the lag was zero at some poll in the window.
+//   - OK: the lag is at most r.AllowedLag now.
+//   - OK: the window holds fewer than r.MinSamples polls.
+//   - STOP: no progress for longer than the window; or, when the consumer
+//     was not caught up since its last progress, for longer than the
+//     window saw it progress before that (Burrow: the time since the last
+//     commit exceeds the time the commits span).
+//   - REWIND: the consumer offset went back in the window and is still
+//     short of where it went back from (a rewind that caught up is
+//     forgiven).
+//   - STALL: StallSamples polls or more with lag and no progress.
+//   - OK: the lag was at most r.AllowedLag at some poll in the window.
 //   - WARN: the window holds WarnSamples polls or more and the lag never
 //     went down between two of them.
 //   - OK otherwise.
-func Evaluate(st store.PartitionState, window time.Duration) (Status, string) {
-	stuck := st.At.Sub(st.UnchangedSince)
-	since := st.UnchangedSince.Format(time.RFC3339)
-	if st.SinceIsLowerBound {
+//
+// lagtrail polls the committed offset, so it cannot tell a consumer that
+// commits the same offset from one that stopped committing; and it rates a
+// partition STALL after StallSamples polls with lag and no progress even
+// when the lag was zero earlier in the window, where Burrow waits for that
+// poll to leave its window.
+func Evaluate(st store.PartitionState, r Rules) (Status, string) {
+	window := r.Window
+	progress, stuckSamples := st.UnchangedSince, st.UnchangedSamples
+	caughtUp := st.CaughtUpAt.After(st.UnchangedSince)
+	if caughtUp {
+		progress, stuckSamples = st.CaughtUpAt, st.SinceCaughtUp
+	}
+	stuck := st.At.Sub(progress)
+	// ran is how long the window saw the consumer progress before it
+	// stopped.
+	ran := st.UnchangedSince.Sub(st.WindowStart)
+	since := progress.Format(time.RFC3339)
+	if st.SinceIsLowerBound && !caughtUp {
 		since = "before " + since
 	}
 	switch {
-	case st.Rewound > 0:
-		return StatusRewind, fmt.Sprintf("consumer offset went back %d messages in the last %s", st.Rewound, window)
-	case st.Lag == 0:
-		return StatusOK, "no lag"
-	case stuck > window:
+	case st.Lag <= r.AllowedLag:
+		if st.Lag == 0 {
+			return StatusOK, "no lag"
+		}
+		return StatusOK, fmt.Sprintf("lag %d within the allowed %d", st.Lag, r.AllowedLag)
+	case st.Samples < r.minSamples():
+		return StatusOK, fmt.Sprintf("only %d polls in the last %s", st.Samples, window)
+	case stuck > window || (!caughtUp && ran > 0 && stuck > ran):
 		return StatusStop, fmt.Sprintf("no consumer progress since %s (%s) with lag %d", since, stuck.Round(time.Second), st.Lag)
-	case st.UnchangedSamples >= StallSamples:
-		return StatusStall, fmt.Sprintf("consumer offset %d unchanged for %d polls since %s with lag %d", st.Consumer, st.UnchangedSamples, since, st.Lag)
-	case st.LagMin == 0:
-		return StatusOK, "lag was zero in the window"
+	case st.Rewound > 0 && st.Consumer < st.RewindFrom:
+		return StatusRewind, fmt.Sprintf("consumer offset went back %d messages in the last %s and is %d short of where it was", st.Rewound, window, st.RewindFrom-st.Consumer)
+	case stuckSamples >= StallSamples:
+		return StatusStall, fmt.Sprintf("consumer offset %d unchanged with lag for %d polls since %s, lag now %d", st.Consumer, stuckSamples, since, st.Lag)
+	case st.LagMin <= r.AllowedLag:
+		if st.LagMin == 0 {
+			return StatusOK, "lag was zero in the window"
+		}
+		return StatusOK, fmt.Sprintf("lag was within the allowed %d in the window", r.AllowedLag)
 	case st.Samples >= WarnSamples && st.LagDecreases == 0:
 		return StatusWarn, fmt.Sprintf("lag never went down in the last %s: %d to %d", window, st.LagFirst, st.Lag)
 	}
@@ -137,6 +196,31 @@ type StatusRequest struct {
 	// Window is the sliding window each evaluation looks back over.
 	// Default 15m.
 	Window time.Duration
+	// AllowedLag and MinSamples are those of Rules.
+	AllowedLag int64
+	MinSamples int
+}
+
+// rules returns the request's Rules, with the default window.
+func (req StatusRequest) rules() (Rules, error) {
+	r := Rules{Window: req.Window, AllowedLag: req.AllowedLag, MinSamples: req.MinSamples}
+	if r.Window == 0 {
+		r.Window = DefaultStatusWindow
+	}
+	return r, r.validate()
+}
+
+// validate refuses settings no evaluation can use.
+func (r Rules) validate() error {
+	switch {
+	case r.Window <= 0:
+		return fmt.Errorf("%w: window must be positive, got %s", ErrInvalidRequest, r.Window)
+	case r.AllowedLag < 0:
+		return fmt.Errorf("%w: allowed lag must not be negative, got %d", ErrInvalidRequest, r.AllowedLag)
+	case r.MinSamples < 0:
+		return fmt.Errorf("%w: minimum polls must not be negative, got %d", ErrInvalidRequest, r.MinSamples)
+	}
+	return nil
 }
 
 // DefaultStatusWindow is StatusRequest.Window's default.
@@ -146,11 +230,9 @@ const DefaultStatusWindow = 15 * time.Minute
 // over the sliding window, and returns each group's timeline: consecutive
 // buckets with the same status and partitions merge into one interval.
 func (e *Engine) Status(ctx context.Context, req StatusRequest) ([]Interval, error) {
-	if req.Window == 0 {
-		req.Window = DefaultStatusWindow
-	}
-	if req.Window < 0 {
-		return nil, fmt.Errorf("%w: window must be positive, got %s", ErrInvalidRequest, req.Window)
+	rules, err := req.rules()
+	if err != nil {
+		return nil, err
 	}
 	edges, _, err := req.edges()
 	if err != nil {
@@ -161,13 +243,13 @@ func (e *Engine) Status(ctx context.Context, req StatusRequest) ([]Interval, err
 		return nil, err
 	}
 	q := e.aggregate(groups, req.Selection, store.LevelPartition, edges)
-	q.Window = req.Window
-	q.Lookback = max(q.Lookback, req.Window)
+	q.Window = rules.Window
+	q.Lookback = max(q.Lookback, rules.Window)
 	states, err := e.src.PartitionStates(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
-	return Timeline(groups, states, edges, req.Window), nil
+	return Timeline(groups, states, edges, rules), nil
 }
 
 // Timeline evaluates states (as PartitionStates returns them) and merges
@@ -175,7 +257,7 @@ func (e *Engine) Status(ctx context.Context, req StatusRequest) ([]Interval, err
 // previous evaluation while that poll is at most GapFactor median poll
 // intervals before the bucket's end, so buckets narrower than the poll
 // interval do not flicker; after that it is NODATA.
-func Timeline(groups []store.GroupRef, states []store.PartitionState, edges []time.Time, window time.Duration) []Interval {
+func Timeline(groups []store.GroupRef, states []store.PartitionState, edges []time.Time, rules Rules) []Interval {
 	type eval struct {
 		status Status
 		parts  []PartitionRef
@@ -195,7 +277,7 @@ func Timeline(groups []store.GroupRef, states []store.PartitionState, edges []ti
 		if !ok || st.Bucket < -1 || st.Bucket >= n {
 			continue
 		}
-		s, why := Evaluate(st, window)
+		s, why := Evaluate(st, rules)
 		ev := &evs[st.Bucket+1]
 		if !ev.polled {
 			polls[st.Group] = append(polls[st.Group], st.At)

@@ -20,7 +20,7 @@ func state(minute int, mod func(*store.PartitionState)) store.PartitionState {
 		Key: store.Key{Group: g1, Topic: "orders", Partition: 0}, At: at,
 		BrokerOffset: 1100, Consumer: 1000, Lag: 100, Samples: 15,
 		LagMin: 100, LagFirst: 400, LagDecreases: 10,
-		UnchangedSince: at, UnchangedSamples: 1,
+		UnchangedSince: at, UnchangedSamples: 1, WindowStart: at.Add(-14 * time.Minute),
 	}
 	if mod != nil {
 		mod(&st)
@@ -34,38 +34,71 @@ func TestEvaluate(t *testing.T) {
 	t.Parallel()
 	w := 15 * time.Minute
 	for _, tc := range []struct {
-		name   string
-		mod    func(*store.PartitionState)
-		want   query.Status
-		reason string
+		name    string
+		mod     func(*store.PartitionState)
+		allowed int64
+		want    query.Status
+		reason  string
 	}{
-		{"draining", nil, query.StatusOK, "lag going down"},
-		{"no lag", func(s *store.PartitionState) { s.Lag, s.LagMin = 0, 0 }, query.StatusOK, "no lag"},
-		{"no lag and idle is not a stall", func(s *store.PartitionState) {
+		{name: "draining", want: query.StatusOK, reason: "lag going down"},
+		{name: "no lag", mod: func(s *store.PartitionState) { s.Lag, s.LagMin = 0, 0 }, want: query.StatusOK, reason: "no lag"},
+		{name: "no lag and idle is not a stall", mod: func(s *store.PartitionState) {
 			s.Lag, s.LagMin, s.UnchangedSamples, s.UnchangedSince = 0, 0, 30, s.At.Add(-time.Hour)
-		}, query.StatusOK, "no lag"},
-		{"rewind beats everything", func(s *store.PartitionState) { s.Rewound, s.UnchangedSamples = 5000, 20 }, query.StatusRewind, "went back 5000"},
-		{"rewind with no lag", func(s *store.PartitionState) { s.Rewound, s.Lag = 7, 0 }, query.StatusRewind, "went back 7"},
-		{"stall after 3 polls", func(s *store.PartitionState) {
+		}, want: query.StatusOK, reason: "no lag"},
+		{name: "idle and caught up, then one message, is not stopped", mod: func(s *store.PartitionState) {
+			s.Lag, s.LagMin, s.LagDecreases = 1, 0, 0
+			s.UnchangedSamples, s.UnchangedSince, s.SinceIsLowerBound = 120, s.At.Add(-2*time.Hour), true
+			s.CaughtUpAt, s.SinceCaughtUp = s.At.Add(-time.Minute), 1
+		}, want: query.StatusOK, reason: "lag was zero in the window"},
+		{name: "three polls with lag after catching up is a stall", mod: func(s *store.PartitionState) {
+			s.Lag, s.LagMin, s.LagDecreases = 3, 0, 0
+			s.UnchangedSamples, s.UnchangedSince, s.SinceIsLowerBound = 120, s.At.Add(-2*time.Hour), true
+			s.CaughtUpAt, s.SinceCaughtUp = s.At.Add(-3*time.Minute), 3
+		}, want: query.StatusStall, reason: "unchanged with lag for 3 polls since 2025-03-14T02:17:00Z"},
+		{name: "caught up before the window and stuck since is stopped", mod: func(s *store.PartitionState) {
+			s.LagMin, s.LagDecreases = 100, 0
+			s.UnchangedSamples, s.UnchangedSince, s.SinceIsLowerBound = 120, s.At.Add(-2*time.Hour), true
+			s.CaughtUpAt, s.SinceCaughtUp = s.At.Add(-20*time.Minute), 20
+		}, want: query.StatusStop, reason: "since 2025-03-14T02:00:00Z (20m0s)"},
+		{name: "rewind short of where it was", mod: func(s *store.PartitionState) { s.Rewound, s.RewindFrom = 5000, 4000 }, want: query.StatusRewind, reason: "went back 5000 messages in the last 15m0s and is 3000 short"},
+		{name: "rewind caught up is forgiven", mod: func(s *store.PartitionState) { s.Rewound, s.RewindFrom = 5000, 900 }, want: query.StatusOK, reason: "lag going down"},
+		{name: "rewind with no lag is OK", mod: func(s *store.PartitionState) { s.Rewound, s.RewindFrom, s.Lag, s.LagMin = 7, 2000, 0, 0 }, want: query.StatusOK, reason: "no lag"},
+		{name: "stall after 3 polls", mod: func(s *store.PartitionState) {
 			s.UnchangedSamples, s.UnchangedSince = 3, s.At.Add(-2*time.Minute)
-		}, query.StatusStall, "unchanged for 3 polls"},
-		{"2 polls is not yet a stall", func(s *store.PartitionState) {
+		}, want: query.StatusStall, reason: "unchanged with lag for 3 polls"},
+		{name: "a stop timed from catching up is not timed from the window", mod: func(s *store.PartitionState) {
+			s.UnchangedSamples, s.UnchangedSince, s.LagMin = 9, s.At.Add(-8*time.Minute), 0
+			s.CaughtUpAt, s.SinceCaughtUp = s.At.Add(-7*time.Minute), 7
+		}, want: query.StatusStall, reason: "unchanged with lag for 7 polls"},
+		{name: "2 polls is not yet a stall", mod: func(s *store.PartitionState) {
 			s.UnchangedSamples, s.UnchangedSince = 2, s.At.Add(-time.Minute)
-		}, query.StatusOK, "lag going down"},
-		{"stop after the window", func(s *store.PartitionState) {
+		}, want: query.StatusOK, reason: "lag going down"},
+		{name: "stop after the window", mod: func(s *store.PartitionState) {
 			s.UnchangedSamples, s.UnchangedSince = 16, s.At.Add(-16*time.Minute)
-		}, query.StatusStop, "no consumer progress since 2025-03-14T02:04:00Z (16m0s)"},
-		{"exactly the window is still a stall", func(s *store.PartitionState) {
+		}, want: query.StatusStop, reason: "no consumer progress since 2025-03-14T02:04:00Z (16m0s)"},
+		{name: "stop when stuck longer than the window progressed", mod: func(s *store.PartitionState) {
+			s.UnchangedSamples, s.UnchangedSince = 9, s.At.Add(-8*time.Minute)
+		}, want: query.StatusStop, reason: "(8m0s)"},
+		{name: "stuck as long as the window progressed is a stall", mod: func(s *store.PartitionState) {
+			s.UnchangedSamples, s.UnchangedSince = 8, s.At.Add(-7*time.Minute)
+		}, want: query.StatusStall, reason: "unchanged with lag for 8 polls"},
+		{name: "exactly the window is still a stall", mod: func(s *store.PartitionState) {
 			s.UnchangedSamples, s.UnchangedSince = 16, s.At.Add(-15*time.Minute)
-		}, query.StatusStall, "unchanged"},
-		{"stop with unknown start says before", func(s *store.PartitionState) {
+		}, want: query.StatusStall, reason: "unchanged"},
+		{name: "stop with unknown start says before", mod: func(s *store.PartitionState) {
 			s.UnchangedSamples, s.UnchangedSince, s.SinceIsLowerBound = 100, s.At.Add(-2*time.Hour), true
-		}, query.StatusStop, "since before"},
-		{"lag was zero in the window", func(s *store.PartitionState) { s.LagMin, s.LagDecreases = 0, 0 }, query.StatusOK, "zero in the window"},
-		{"lag never went down", func(s *store.PartitionState) { s.LagDecreases, s.LagFirst = 0, 50 }, query.StatusWarn, "50 to 100"},
-		{"too few polls to warn", func(s *store.PartitionState) { s.LagDecreases, s.Samples = 0, 2 }, query.StatusOK, "lag going down"},
+		}, want: query.StatusStop, reason: "since before"},
+		{name: "lag was zero in the window", mod: func(s *store.PartitionState) { s.LagMin, s.LagDecreases = 0, 0 }, want: query.StatusOK, reason: "zero in the window"},
+		{name: "lag never went down", mod: func(s *store.PartitionState) { s.LagDecreases, s.LagFirst = 0, 50 }, want: query.StatusWarn, reason: "50 to 100"},
+		{name: "too few polls for any verdict", mod: func(s *store.PartitionState) {
+			s.Samples, s.UnchangedSamples, s.UnchangedSince = 2, 100, s.At.Add(-2*time.Hour)
+		}, want: query.StatusOK, reason: "only 2 polls in the last 15m0s"},
+		{name: "lag within the allowed", mod: func(s *store.PartitionState) { s.UnchangedSamples, s.UnchangedSince = 16, s.At.Add(-16*time.Minute) }, allowed: 100, want: query.StatusOK, reason: "lag 100 within the allowed 100"},
+		{name: "lag within the allowed in the window", mod: func(s *store.PartitionState) {
+			s.LagMin, s.UnchangedSamples, s.UnchangedSince = 60, 2, s.At.Add(-time.Minute)
+		}, allowed: 99, want: query.StatusOK, reason: "within the allowed 99 in the window"},
 	} {
-		got, why := query.Evaluate(state(20, tc.mod), w)
+		got, why := query.Evaluate(state(20, tc.mod), query.Rules{Window: w, AllowedLag: tc.allowed})
 		if got != tc.want || !strings.Contains(why, tc.reason) {
 			t.Errorf("%s: %s %q, want %s containing %q", tc.name, got, why, tc.want, tc.reason)
 		}
@@ -94,7 +127,7 @@ func TestTimeline(t *testing.T) {
 		states = append(states, part(0, b, m, map[bool]func(*store.PartitionState){true: stall}[b == 3]))
 		states = append(states, part(1, b, m, map[bool]func(*store.PartitionState){true: stall}[b == 2 || b == 3]))
 	}
-	got := query.Timeline([]store.GroupRef{g1, g2}, states, edges, w)
+	got := query.Timeline([]store.GroupRef{g1, g2}, states, edges, query.Rules{Window: w})
 	type iv struct {
 		group    string
 		from, to int

@@ -180,7 +180,7 @@ func (e *Engine) statusAt(ctx context.Context, groups []store.GroupRef, at time.
 		return nil, fmt.Errorf("status: %w", err)
 	}
 	out := make(map[store.GroupRef]Interval, len(groups))
-	for _, iv := range Timeline(groups, states, edges, window) {
+	for _, iv := range Timeline(groups, states, edges, Rules{Window: window}) {
 		out[iv.Group] = iv // intervals come in time order: the last wins
 	}
 	return out, nil

@@ -289,4 +289,14 @@ type PartitionState struct {
 	UnchangedSince    time.Time
 	UnchangedSamples  int
 	SinceIsLowerBound bool
+	// CaughtUpAt is the time of the last sample read with no lag; zero
+	// when there is none.
+	CaughtUpAt time.Time
+	// SinceCaughtUp counts the samples after the one at CaughtUpAt.
+	SinceCaughtUp int
+	// WindowStart is the time of the first sample in the window.
+	WindowStart time.Time
+	// RewindFrom is the highest consumer offset a rewind in the window
+	// went back from; 0 without a rewind.
+	RewindFrom int64
 }

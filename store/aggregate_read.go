@@ -108,6 +108,12 @@ func (s *Store) PartitionStates(ctx context.Context, q AggregateQuery) ([]Partit
 			UnchangedSince:    r.UnchangedSince.UTC(),
 			UnchangedSamples:  r.UnchangedSamples,
 			SinceIsLowerBound: r.SinceIsLowerBound,
+			WindowStart:       r.WindowStart.UTC(),
+			RewindFrom:        r.RewindFrom,
+			SinceCaughtUp:     r.SinceCaughtUp,
+		}
+		if r.CaughtUpAt != nil {
+			out[i].CaughtUpAt = r.CaughtUpAt.UTC()
 		}
 	}
 	return out, nil
@@ -250,24 +256,28 @@ type (
 		BrokerTo      int64     `db:"broker_to"`
 	}
 	stateRow struct {
-		Region            string    `db:"region"`
-		InstanceID        string    `db:"instance_id"`
-		ConsumerGroup     string    `db:"consumer_group"`
-		Topic             string    `db:"topic"`
-		Partition         int32     `db:"partition"`
-		Bucket            int       `db:"bucket"`
-		At                time.Time `db:"at"`
-		BrokerOffset      int64     `db:"broker_offset"`
-		ConsumerOffset    int64     `db:"consumer_offset"`
-		Lag               int64     `db:"lag"`
-		Samples           int       `db:"samples"`
-		LagMin            int64     `db:"lag_min"`
-		LagFirst          int64     `db:"lag_first"`
-		LagDecreases      int       `db:"lag_decreases"`
-		Rewound           int64     `db:"rewound"`
-		UnchangedSince    time.Time `db:"unchanged_since"`
-		UnchangedSamples  int       `db:"unchanged_samples"`
-		SinceIsLowerBound bool      `db:"since_is_lower_bound"`
+		Region            string     `db:"region"`
+		InstanceID        string     `db:"instance_id"`
+		ConsumerGroup     string     `db:"consumer_group"`
+		Topic             string     `db:"topic"`
+		Partition         int32      `db:"partition"`
+		Bucket            int        `db:"bucket"`
+		At                time.Time  `db:"at"`
+		BrokerOffset      int64      `db:"broker_offset"`
+		ConsumerOffset    int64      `db:"consumer_offset"`
+		Lag               int64      `db:"lag"`
+		Samples           int        `db:"samples"`
+		LagMin            int64      `db:"lag_min"`
+		LagFirst          int64      `db:"lag_first"`
+		LagDecreases      int        `db:"lag_decreases"`
+		Rewound           int64      `db:"rewound"`
+		UnchangedSince    time.Time  `db:"unchanged_since"`
+		UnchangedSamples  int        `db:"unchanged_samples"`
+		SinceIsLowerBound bool       `db:"since_is_lower_bound"`
+		CaughtUpAt        *time.Time `db:"caught_up_at"`
+		WindowStart       time.Time  `db:"window_start"`
+		RewindFrom        int64      `db:"rewind_from"`
+		SinceCaughtUp     int        `db:"since_caught_up"`
 	}
 )
 

@@ -92,7 +92,9 @@ SELECT r.name AS region, i.instance_id, cg.name AS consumer_group, tn.name AS to
        fe.lag_decreases_w AS lag_decreases, fe.rewound_w AS rewound,
        coalesce(fe.changed_at, fe.first_t) AS unchanged_since,
        fe.rn - coalesce(fe.changed_rn, 1) + 1 AS unchanged_samples,
-       fe.changed_at IS NULL AS since_is_lower_bound
+       fe.changed_at IS NULL AS since_is_lower_bound,
+       fe.caught_up_at, coalesce(fe.rn - fe.caught_up_rn, 0) AS since_caught_up,
+       fe.window_start_w AS window_start, fe.rewind_from_w AS rewind_from
 FROM fe
 JOIN lagtrail.consumer_groups cg ON cg.group_key = fe.g
 JOIN lagtrail.instances i ON i.instance_key = cg.instance_key
@@ -343,6 +345,8 @@ wa AS (
   SELECT pr.*,
          max(CASE WHEN pr.rn > 1 AND pr.c <> pr.c0 THEN pr.t END) OVER w AS changed_at,
          max(CASE WHEN pr.rn > 1 AND pr.c <> pr.c0 THEN pr.rn END) OVER w AS changed_rn,
+         max(CASE WHEN pr.lag = 0 THEN pr.t END) OVER w AS caught_up_at,
+         max(CASE WHEN pr.lag = 0 THEN pr.rn END) OVER w AS caught_up_rn,
          first_value(pr.t) OVER w AS first_t
   FROM pr
   WINDOW w AS (PARTITION BY pr.g, pr.tp, pr.p ORDER BY pr.t ROWS UNBOUNDED PRECEDING)
@@ -360,7 +364,9 @@ f AS (
          min(near.lag) OVER ww AS lag_min_w,
          first_value(near.lag) OVER ww AS lag_first_w,
          sum(CASE WHEN near.rn > 1 AND near.lag < greatest(near.b0 - near.c0, 0) THEN 1 ELSE 0 END) OVER ww AS lag_decreases_w,
-         (sum(CASE WHEN near.rn > 1 AND near.b >= near.b0 AND near.c < near.c0 THEN near.c0 - near.c ELSE 0 END) OVER ww)::bigint AS rewound_w
+         (sum(CASE WHEN near.rn > 1 AND near.b >= near.b0 AND near.c < near.c0 THEN near.c0 - near.c ELSE 0 END) OVER ww)::bigint AS rewound_w,
+         coalesce(max(CASE WHEN near.rn > 1 AND near.b >= near.b0 AND near.c < near.c0 THEN near.c0 END) OVER ww, 0) AS rewind_from_w,
+         first_value(near.t) OVER ww AS window_start_w
   FROM near
   WINDOW ww AS (PARTITION BY near.g, near.tp, near.p ORDER BY near.t RANGE BETWEEN $7::interval PRECEDING AND CURRENT ROW)
 ),

@@ -22,6 +22,10 @@ f AS (
          first_value(greatest(k.b - k.c, 0)) OVER ww AS lag_first_w,
          sum(CASE WHEN k.cls <> 'first' AND greatest(k.b - k.c, 0) < greatest(k.b0 - k.c0, 0) THEN 1 ELSE 0 END) OVER ww AS lag_decreases_w,
          (sum(CASE WHEN k.cls = 'rewind' THEN k.c0 - k.c ELSE 0 END) OVER ww)::bigint AS rewound_w,
+         coalesce(max(CASE WHEN k.cls = 'rewind' THEN k.c0 END) OVER ww, 0) AS rewind_from_w,
+         first_value(k.t) OVER ww AS window_start_w,
+         max(CASE WHEN k.b <= k.c THEN k.t END) OVER wa AS caught_up_at,
+         max(CASE WHEN k.b <= k.c THEN k.rn END) OVER wa AS caught_up_rn,
          max(CASE WHEN k.cls <> 'first' AND k.c <> k.c0 THEN k.t END) OVER wa AS changed_at,
          max(CASE WHEN k.cls <> 'first' AND k.c <> k.c0 THEN k.rn END) OVER wa AS changed_rn,
          first_value(k.t) OVER wa AS first_t
