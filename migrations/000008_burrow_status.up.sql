@@ -9,8 +9,9 @@
 --   OK      no lag now;
 --   OK      fewer than 3 polls in the window;
 --   STOP    lag, and no consumer progress for longer than the window, or,
---           when the consumer was not caught up since its last progress,
---           for longer than the window saw progress before it (Burrow's
+--           when the consumer was not caught up since its last progress and
+--           that progress is in the hour read, for longer than the window
+--           saw progress before it (Burrow's
 --           rule: the time since the last commit exceeds the span of the
 --           commits); progress is timed from the later of the first poll
 --           showing the current consumer offset and the last poll with no
@@ -122,7 +123,7 @@ CROSS JOIN LATERAL (
     SELECT CASE WHEN a.lag = 0 THEN 2
                 WHEN a.samples < 3 THEN 8
                 WHEN pg.stuck > interval '15 minutes'
-                     OR (NOT pg.caught_up AND pg.ran > interval '0' AND pg.stuck > pg.ran) THEN 3
+                     OR (NOT pg.caught_up AND a.changed AND pg.stuck > pg.ran) THEN 3
                 WHEN a.rewound > 0 AND a.consumer_offset < a.rewind_from THEN 1
                 WHEN pg.stuck_samples >= 3 THEN 4
                 WHEN a.lag_min = 0 THEN 5

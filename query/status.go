@@ -110,9 +110,10 @@ func (s *Status) UnmarshalText(b []byte) error {
 //   - OK: the lag is at most r.AllowedLag now.
 //   - OK: the window holds fewer than r.MinSamples polls.
 //   - STOP: no progress for longer than the window; or, when the consumer
-//     was not caught up since its last progress, for longer than the
-//     window saw it progress before that (Burrow: the time since the last
-//     commit exceeds the time the commits span).
+//     was not caught up since its last progress and that progress was
+//     seen, for longer than the window saw it progress before that
+//     (Burrow: the time since the last commit exceeds the time the commits
+//     span; once STOP, it stays STOP while nothing moves).
 //   - REWIND: the consumer offset went back in the window and is still
 //     short of where it went back from (a rewind that caught up is
 //     forgiven).
@@ -150,7 +151,7 @@ func Evaluate(st store.PartitionState, r Rules) (Status, string) {
 		return StatusOK, fmt.Sprintf("lag %d within the allowed %d", st.Lag, r.AllowedLag)
 	case st.Samples < r.minSamples():
 		return StatusOK, fmt.Sprintf("only %d polls in the last %s", st.Samples, window)
-	case stuck > window || (!caughtUp && ran > 0 && stuck > ran):
+	case stuck > window || (!caughtUp && !st.SinceIsLowerBound && stuck > ran):
 		return StatusStop, fmt.Sprintf("no consumer progress since %s (%s) with lag %d", since, stuck.Round(time.Second), st.Lag)
 	case st.Rewound > 0 && st.Consumer < st.RewindFrom:
 		return StatusRewind, fmt.Sprintf("consumer offset went back %d messages in the last %s and is %d short of where it was", st.Rewound, window, st.RewindFrom-st.Consumer)

@@ -82,9 +82,12 @@ func TestEvaluate(t *testing.T) {
 		{name: "stuck as long as the window progressed is a stall", mod: func(s *store.PartitionState) {
 			s.UnchangedSamples, s.UnchangedSince = 8, s.At.Add(-7*time.Minute)
 		}, want: query.StatusStall, reason: "unchanged with lag for 8 polls"},
-		{name: "exactly the window is still a stall", mod: func(s *store.PartitionState) {
+		{name: "progress just before the window and none since is STOP", mod: func(s *store.PartitionState) {
 			s.UnchangedSamples, s.UnchangedSince = 16, s.At.Add(-15*time.Minute)
-		}, want: query.StatusStall, reason: "unchanged"},
+		}, want: query.StatusStop, reason: "(15m0s)"},
+		{name: "no progress seen, within the window, is a stall", mod: func(s *store.PartitionState) {
+			s.UnchangedSamples, s.UnchangedSince, s.SinceIsLowerBound = 11, s.At.Add(-10*time.Minute), true
+		}, want: query.StatusStall, reason: "since before 2025-03-14T02:10:00Z"},
 		{name: "stop with unknown start says before", mod: func(s *store.PartitionState) {
 			s.UnchangedSamples, s.UnchangedSince, s.SinceIsLowerBound = 100, s.At.Add(-2*time.Hour), true
 		}, want: query.StatusStop, reason: "since before"},
