@@ -141,7 +141,7 @@ CROSS JOIN LATERAL (
                               CASE WHEN a.changed OR pg.caught_up THEN '' ELSE 'before ' END,
                               to_char(pg.since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
                               date_trunc('second', pg.stuck), a.lag)
-           WHEN 4 THEN format('consumer offset %s unchanged with lag for %s polls since %s%s, lag now %s',
+           WHEN 4 THEN format('consumer offset %s unchanged with lag for %s polls since %s%s (lag %s)',
                               a.consumer_offset, pg.stuck_samples,
                               CASE WHEN a.changed OR pg.caught_up THEN '' ELSE 'before ' END,
                               to_char(pg.since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), a.lag)

@@ -156,7 +156,7 @@ func Evaluate(st store.PartitionState, r Rules) (Status, string) {
 	case st.Rewound > 0 && st.Consumer < st.RewindFrom:
 		return StatusRewind, fmt.Sprintf("consumer offset went back %d messages in the last %s and is %d short of where it was", st.Rewound, window, st.RewindFrom-st.Consumer)
 	case stuckSamples >= StallSamples:
-		return StatusStall, fmt.Sprintf("consumer offset %d unchanged with lag for %d polls since %s, lag now %d", st.Consumer, stuckSamples, since, st.Lag)
+		return StatusStall, fmt.Sprintf("consumer offset %d unchanged with lag for %d polls since %s (lag %d)", st.Consumer, stuckSamples, since, st.Lag)
 	case st.LagMin <= r.AllowedLag:
 		if st.LagMin == 0 {
 			return StatusOK, "lag was zero in the window"
