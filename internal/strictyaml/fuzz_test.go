@@ -17,6 +17,7 @@ import (
 //   - the value written back as days and a Go duration reads back the same.
 func FuzzParseDuration(f *testing.F) {
 	f.Add("7d")
+	f.Add("-1w3d12h")
 	f.Fuzz(func(t *testing.T, s string) {
 		got, err := strictyaml.ParseDuration(s)
 		trimmed := strings.TrimSpace(s)

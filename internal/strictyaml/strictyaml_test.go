@@ -38,6 +38,22 @@ func TestParseDuration(t *testing.T) {
 		{"100000d162047h47m16.854775808s", 0, true},
 		{"-100000d162047h47m16.854775807s", -(1<<63 - 1), false},
 		{"1_0d", 0, true},
+		{"2w", 14 * 24 * time.Hour, false},
+		{"1w3d", 10 * 24 * time.Hour, false},
+		{"1w12h", 7*24*time.Hour + 12*time.Hour, false},
+		{"-2w", -14 * 24 * time.Hour, false},
+		{"0w", 0, false},
+		{"1d12h", 36 * time.Hour, false},
+		{"90m", 90 * time.Minute, false},
+		{"14285w", 14285 * 7 * 24 * time.Hour, false},
+		{"14286w", 0, true}, // 100,002 days
+		{"14285w5d", 100_000 * 24 * time.Hour, false},
+		{"14285w6d", 0, true},
+		{"3d1w", 0, true}, // weeks first, as Go's units go large to small
+		{"1w1w", 0, true},
+		{"w", 0, true},
+		{"1.5d", 0, true},
+		{"1w-2h", 0, true},
 	}
 	for _, c := range cases {
 		got, err := strictyaml.ParseDuration(c.in)
