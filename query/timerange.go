@@ -2,14 +2,16 @@ package query
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lagtrail/lagtrail/internal/strictyaml"
 )
 
-// ParseTime reads a time given as RFC3339 ("2025-03-14T02:00:00Z"), as
-// "now", or relative to now: a signed Go duration ("-24h", "-90m",
-// "+15m") or a signed number of days ("-7d").
+// ParseTime reads a time given as RFC3339 ("2025-03-14T02:00:00Z"), as a
+// date alone ("2025-03-14", midnight UTC), as "now", or relative to now: a
+// signed duration as strictyaml.ParseDuration reads it ("-24h", "-90m",
+// "+15m", "-7d", "-2w", "-1d12h"; a day is 24 hours).
 func ParseTime(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -19,22 +21,18 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 		return now, nil
 	}
 	if s[0] == '-' || s[0] == '+' {
-		if d, ok := strings.CutSuffix(s, "d"); ok {
-			n, err := strconv.Atoi(d)
-			if err != nil {
-				return time.Time{}, fmt.Errorf("%w: bad relative time %q: want e.g. -7d", ErrInvalidRequest, s)
-			}
-			return now.AddDate(0, 0, n), nil
-		}
-		d, err := time.ParseDuration(s)
+		d, err := strictyaml.ParseDuration(s)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("%w: bad relative time %q: want e.g. -24h, -90m or -7d", ErrInvalidRequest, s)
+			return time.Time{}, fmt.Errorf("%w: bad relative time %q: want e.g. -24h, -90m, -7d, -2w or -1d12h", ErrInvalidRequest, s)
 		}
 		return now.Add(d), nil
 	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: bad time %q: want RFC3339 (2006-01-02T15:04:05Z), now, or relative (-24h, -7d)", ErrInvalidRequest, s)
+		return time.Time{}, fmt.Errorf("%w: bad time %q: want RFC3339 (2006-01-02T15:04:05Z), a date (2006-01-02, midnight UTC), now, or relative (-24h, -7d)", ErrInvalidRequest, s)
 	}
 	return t, nil
 }
