@@ -1,12 +1,15 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lagtrail/lagtrail/store"
 )
@@ -113,6 +116,9 @@ func (e *Engine) resolve(ctx context.Context, sel Selection) ([]store.GroupRef, 
 		return nil, fmt.Errorf("find groups: %w", err)
 	}
 	if len(groups) == 0 {
+		if near := e.nearGroups(ctx, sel); len(near) > 0 {
+			return nil, fmt.Errorf("%w %s: no such group is recorded; did you mean %s?", ErrUnknownGroup, describe(sel), orList(near))
+		}
 		return nil, fmt.Errorf("%w %s: no such group is recorded (lagtrail record stores groups as it polls them)", ErrUnknownGroup, describe(sel))
 	}
 	if sel.Topic != "" {
@@ -133,6 +139,100 @@ func (e *Engine) resolve(ctx context.Context, sel Selection) ([]store.GroupRef, 
 			ErrAmbiguousGroup, sel.Group, len(groups), strings.Join(names, ", "))
 	}
 	return groups, nil
+}
+
+// maxNearGroups is how many recorded groups an unknown group's error
+// suggests at most.
+const maxNearGroups = 3
+
+// nearGroups returns the recorded groups an unknown sel.Group may have
+// meant, nearest first: the same name outside sel's region or instance,
+// then names at a small edit distance (case ignored) or that start with
+// it. A group within sel's region and instance is written by its name,
+// others as region/instance/name. It returns none when listing the groups
+// fails: the error it would explain stands alone.
+func (e *Engine) nearGroups(ctx context.Context, sel Selection) []string {
+	if sel.Group == "" {
+		return nil
+	}
+	all, err := e.src.FindGroups(ctx, "", "", "")
+	if err != nil {
+		return nil
+	}
+	typed := strings.ToLower(sel.Group)
+	maxDist := min(1+utf8.RuneCountInString(typed)/4, 3)
+	type cand struct {
+		label  string
+		dist   int
+		inside bool
+	}
+	var cands []cand
+	for _, g := range all {
+		inside := (sel.Region == "" || g.Region == sel.Region) && (sel.Instance == "" || g.InstanceID == sel.Instance)
+		dist := -1 // the name itself, outside sel's region or instance
+		if g.Group != sel.Group {
+			name := strings.ToLower(g.Group)
+			dist = levenshtein(typed, name)
+			if dist > maxDist && (len(typed) < 3 || !strings.HasPrefix(name, typed)) {
+				continue
+			}
+		}
+		label := fmt.Sprintf("%q", g.Group)
+		if !inside {
+			label = g.Region + "/" + g.InstanceID + "/" + g.Group
+		}
+		cands = append(cands, cand{label, dist, inside})
+	}
+	slices.SortFunc(cands, func(a, b cand) int {
+		if a.dist != b.dist {
+			return cmp.Compare(a.dist, b.dist)
+		}
+		if a.inside != b.inside {
+			if a.inside {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.label, b.label)
+	})
+	var out []string
+	for _, c := range cands {
+		if len(out) < maxNearGroups && !slices.Contains(out, c.label) {
+			out = append(out, c.label)
+		}
+	}
+	return out
+}
+
+// levenshtein is the edit distance between a and b, in runes: the fewest
+// insertions, deletions and substitutions that turn one into the other.
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			sub := prev[j-1]
+			if ra[i-1] != rb[j-1] {
+				sub++
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// orList writes "a, b or c".
+func orList(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 func describe(sel Selection) string {
