@@ -3,11 +3,24 @@ package query
 import (
 	"math"
 	"slices"
+
+	"github.com/lagtrail/lagtrail/store"
 )
 
 // BacklogSeconds is how far behind, in seconds of current production, a
-// group must be for CapacityFrom to count a bucket as worked off a backlog.
-const BacklogSeconds = 60
+// group must be for its lag to be a backlog: store.DefaultBacklog's, the
+// one rule every surface applies (IsBacklog).
+const BacklogSeconds = store.DefaultBacklogSeconds
+
+// IsBacklog reports whether lag is a backlog at the production rate
+// produce (messages per second; nil when unknown): store.DefaultBacklog.
+func IsBacklog(lag int64, produce *float64) bool {
+	p := 0.0
+	if produce != nil {
+		p = *produce
+	}
+	return store.DefaultBacklog.Exceeds(float64(lag), p)
+}
 
 // Capacity is a group's production profile and the consumption it was seen
 // to reach, from its History rows.
@@ -48,7 +61,7 @@ func CapacityFrom(rows []Row) Capacity {
 		p, q := *r.ProduceRate, *r.ConsumeRate
 		produce = append(produce, p)
 		c.ConsumeMax = max(c.ConsumeMax, q)
-		if startLag != nil && r.Lag != nil && float64(*startLag) > BacklogSeconds*max(p, 1e-9) && *r.Lag < *startLag {
+		if startLag != nil && r.Lag != nil && IsBacklog(*startLag, &p) && *r.Lag < *startLag {
 			c.BackloggedBuckets++
 			c.Observed = max(c.Observed, q)
 		}

@@ -351,7 +351,7 @@ func (e *Engine) CapacityReport(ctx context.Context, req CapacityRequest) (*Capa
 		peakFrom = from
 	}
 	profiles, err := src.CapacityProfiles(ctx, store.CapacityQuery{
-		Groups: groups, From: from, To: to, PeakFrom: peakFrom, BacklogSeconds: BacklogSeconds,
+		Groups: groups, From: from, To: to, PeakFrom: peakFrom, Backlog: store.DefaultBacklog,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("capacity report: %w", err)

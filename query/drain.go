@@ -47,8 +47,11 @@ type Drain struct {
 	// Slope is the least-squares slope of the lag over the window's polls,
 	// in messages per second, as PromQL's deriv.
 	Slope *float64
-	// ETA is how long until the lag reaches zero at Slope, from LagAt; nil
-	// when the lag is not draining.
+	// Backlog is whether Lag is a backlog (IsBacklog at ProduceRate).
+	Backlog bool
+	// ETA is how long until the lag reaches zero at Slope, from LagAt: 0
+	// without a backlog (the consumer keeps up), nil when a backlog is not
+	// draining.
 	ETA *time.Duration
 	// Horizon and PredictedLag: the fitted lag at At+Horizon, as PromQL's
 	// predict_linear but floored at 0; nil with fewer than two polls.
@@ -112,6 +115,13 @@ func DrainFrom(a store.BucketAggregate, at time.Time, window, horizon time.Durat
 			if eta, ok := DrainETA(float64(*a.Lag), *a.LagSlope); ok {
 				d.ETA = &eta
 			}
+		}
+	}
+	if a.Lag != nil {
+		d.Backlog = IsBacklog(*a.Lag, a.ProduceRate)
+		if !d.Backlog {
+			zero := time.Duration(0)
+			d.ETA = &zero
 		}
 	}
 	return d

@@ -19,6 +19,7 @@ func TestDrainFrom(t *testing.T) {
 		name    string
 		agg     store.BucketAggregate
 		eta     float64 // seconds; <0 for none
+		backlog bool
 		pred    float64 // <0 for none
 		netRate float64
 	}{
@@ -27,31 +28,50 @@ func TestDrainFrom(t *testing.T) {
 			// window's start, predicts 18000 - 10*(900+3600) -> floored 0.
 			name: "draining",
 			agg:  store.BucketAggregate{Lag: i(9000), LagSlope: f(-10), LagIntercept: f(18000), ConsumeRate: f(30), ProduceRate: f(20)},
-			eta:  900, pred: 0, netRate: -10,
+			eta:  900, pred: 0, netRate: -10, backlog: true,
 		},
 		{
 			name: "draining slowly",
 			agg:  store.BucketAggregate{Lag: i(100000), LagSlope: f(-2), LagIntercept: f(101800), ConsumeRate: f(12), ProduceRate: f(10)},
-			eta:  50000, pred: 101800 - 2*4500, netRate: -2,
+			eta:  50000, pred: 101800 - 2*4500, netRate: -2, backlog: true,
 		},
 		{
-			name: "growing has no ETA",
+			name: "a growing backlog has no ETA",
+			agg:  store.BucketAggregate{Lag: i(5000), LagSlope: f(3), LagIntercept: f(0), ConsumeRate: f(7), ProduceRate: f(10)},
+			eta:  -1, pred: 3 * 4500, netRate: 3, backlog: true,
+		},
+		{
+			// 500 messages are 50 s of production at 10/s: in flight.
+			name: "growing lag within a minute of production keeps up",
 			agg:  store.BucketAggregate{Lag: i(500), LagSlope: f(3), LagIntercept: f(0), ConsumeRate: f(7), ProduceRate: f(10)},
-			eta:  -1, pred: 3 * 4500, netRate: 3,
+			eta:  0, pred: 3 * 4500, netRate: 3,
 		},
 		{
-			name: "no lag has no ETA",
+			name: "no lag keeps up",
 			agg:  store.BucketAggregate{Lag: i(0), LagSlope: f(-1), LagIntercept: f(0), ConsumeRate: f(10), ProduceRate: f(10)},
-			eta:  -1, pred: 0, netRate: 0,
+			eta:  0, pred: 0, netRate: 0,
 		},
 		{
-			name: "one poll: no fit",
+			// Production counts as at least 1/s: 61 messages are a backlog.
+			name: "an idle group's 61 messages are a backlog",
+			agg:  store.BucketAggregate{Lag: i(61), LagSlope: f(0), LagIntercept: f(61), ConsumeRate: f(0), ProduceRate: f(0)},
+			eta:  -1, pred: 61, netRate: 0, backlog: true,
+		},
+		{
+			name: "one poll: no fit, no backlog",
 			agg:  store.BucketAggregate{Lag: i(42)},
-			eta:  -1, pred: -1, netRate: math.NaN(),
+			eta:  0, pred: -1, netRate: math.NaN(),
+		},
+		{
+			name: "one poll with a backlog: no fit, no ETA",
+			agg:  store.BucketAggregate{Lag: i(4200)},
+			eta:  -1, pred: -1, netRate: math.NaN(), backlog: true,
 		},
 	} {
 		d := query.DrainFrom(tc.agg, at, w, h)
 		switch {
+		case d.Backlog != tc.backlog:
+			t.Errorf("%s: backlog %v, want %v", tc.name, d.Backlog, tc.backlog)
 		case tc.eta < 0 && d.ETA != nil:
 			t.Errorf("%s: ETA %s, want none", tc.name, *d.ETA)
 		case tc.eta >= 0 && (d.ETA == nil || math.Abs(d.ETA.Seconds()-tc.eta) > 1e-6):

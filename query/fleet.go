@@ -37,22 +37,17 @@ func (e *Engine) Fleet(ctx context.Context, req FleetRequest) ([]FleetGroup, err
 	return out, nil
 }
 
-// JudgeBacklog decides whether r's lag is a backlog: more than
-// BacklogSeconds of its production rate (at least 1 message a second, so
-// that an idle group with a few messages left still counts). Without a
-// backlog the ETA is 0, as in Top; with one, it is r's (nil when the lag
-// is not draining). A group with no lag figure has no backlog and no ETA.
+// JudgeBacklog decides whether r's lag is a backlog (IsBacklog). Without a
+// backlog the ETA is 0, as in Drain and Top; with one, it is r's (nil when
+// the lag is not draining). A group with no lag figure has no backlog and
+// no ETA.
 func JudgeBacklog(r store.FleetRow) FleetGroup {
 	g := FleetGroup{FleetRow: r}
 	if r.Lag == nil {
 		g.ETA = nil
 		return g
 	}
-	produce := 0.0
-	if r.ProduceRate != nil {
-		produce = *r.ProduceRate
-	}
-	if float64(*r.Lag) <= BacklogSeconds*max(produce, 1) {
+	if !IsBacklog(*r.Lag, r.ProduceRate) {
 		zero := 0.0
 		g.ETA = &zero
 		return g

@@ -128,7 +128,7 @@ func (e *Engine) Top(ctx context.Context, req TopRequest) (*Top, error) {
 	if _, err := e.resolve(ctx, Selection{Region: req.Region, Instance: req.Instance}); err != nil {
 		return nil, err
 	}
-	q := store.TopQuery{By: req.By, Limit: req.N, At: req.At.UTC(), Window: req.Window, Region: req.Region, Instance: req.Instance}
+	q := store.TopQuery{By: req.By, Limit: req.N, At: req.At.UTC(), Window: req.Window, Region: req.Region, Instance: req.Instance, Backlog: store.DefaultBacklog}
 	rows, err := ts.Top(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("top: %w", err)

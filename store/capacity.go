@@ -15,10 +15,10 @@ type CapacityQuery struct {
 	// PeakFrom starts the stretch [PeakFrom, To) whose highest hourly
 	// production is the weekly peak; zero means From.
 	PeakFrom time.Time
-	// BacklogSeconds is the backlog threshold: an hour counts as worked
-	// off a backlog when its smallest lag stayed above this many seconds of
-	// the hour's production and its lag fell (> 0).
-	BacklogSeconds float64
+	// Backlog is the backlog rule: an hour counts as worked off a backlog
+	// when its smallest lag was a backlog at the hour's production and its
+	// lag fell. Zero means DefaultBacklog.
+	Backlog Backlog
 }
 
 // validate checks the window and the threshold.
@@ -31,8 +31,8 @@ func (q CapacityQuery) validate() error {
 		return fmt.Errorf("%w: capacity window %s to %s is not on the hour", ErrInvalidRange, from.Format(time.RFC3339), to.Format(time.RFC3339))
 	case !q.PeakFrom.IsZero() && (q.PeakFrom.Before(from) || !q.PeakFrom.Before(to)):
 		return fmt.Errorf("%w: peak stretch start %s is outside the window", ErrInvalidRange, q.PeakFrom.UTC().Format(time.RFC3339))
-	case !(q.BacklogSeconds > 0):
-		return fmt.Errorf("%w: backlog threshold must be positive, got %v s", ErrInvalidRange, q.BacklogSeconds)
+	case !(q.Backlog.orDefault().Seconds > 0) || !(q.Backlog.orDefault().MinRate >= 0):
+		return fmt.Errorf("%w: backlog rule needs a positive threshold and a minimum rate of at least 0, got %v s and %v/s", ErrInvalidRange, q.Backlog.Seconds, q.Backlog.MinRate)
 	}
 	return nil
 }
@@ -128,7 +128,7 @@ func (s *Store) CapacityProfiles(ctx context.Context, q CapacityQuery) ([]Capaci
 		peakFrom = q.From
 	}
 	rows, err := collectAnalytic[capacityRow](ctx, s, capacityProfilesSQL,
-		[]any{keys, q.From.UTC(), q.To.UTC(), q.BacklogSeconds, peakFrom.UTC()})
+		[]any{keys, q.From.UTC(), q.To.UTC(), q.Backlog.orDefault().Seconds, peakFrom.UTC(), q.Backlog.orDefault().MinRate})
 	if err != nil {
 		return nil, fmt.Errorf("capacity profiles: %w", err)
 	}
@@ -204,7 +204,7 @@ func (s *Store) CapacityHours(ctx context.Context, g GroupRef, from, to time.Tim
 // capacityKey validates a one-group window and returns the group's key;
 // ok is false for an unknown group.
 func (s *Store) capacityKey(ctx context.Context, g GroupRef, from, to time.Time) (int32, bool, error) {
-	if err := (CapacityQuery{From: from, To: to, BacklogSeconds: 1}).validate(); err != nil {
+	if err := (CapacityQuery{From: from, To: to}).validate(); err != nil {
 		return 0, false, err
 	}
 	keys, err := s.groupKeys(ctx, []GroupRef{g})

@@ -1,8 +1,8 @@
 package store
 
 // capacityProfilesSQL profiles the groups $1 over the hours [$2, $3) of
-// lagtrail.group_hourly, one row per group ($4: backlog threshold in
-// seconds of production; $5: start of the weekly-peak stretch). It reads
+// lagtrail.group_hourly, one row per group ($4 and $6: the Backlog rule's
+// seconds and minimum rate; $5: start of the weekly-peak stretch). It reads
 // the window's rows once into h and then makes three passes over them:
 //
 //	prof   one aggregate per group: production percentiles and mean, the
@@ -23,7 +23,7 @@ package store
 //	       (b = 0) the one with the highest running max, earliest first:
 //	       when that running max is the worst backlog, it is the first end
 //	       after the worst; the instant is interpolated in the hour.
-const capacityProfilesSQL = `
+var capacityProfilesSQL = `
 WITH k AS (
   SELECT DISTINCT unnest($1::int[]) AS g
 ),
@@ -32,7 +32,7 @@ h AS MATERIALIZED (
          extract(epoch FROM x.bucket - $2::timestamptz)::float8 / 604800 AS w,
          x.produce_rate::float8 AS p, x.consume_rate::float8 AS c, x.lag_max, x.time_lag_max_ms,
          (x.consume_rate IS NOT NULL AND x.produce_rate IS NOT NULL
-          AND x.lag_min > $4::float8 * x.produce_rate::float8 AND x.lag_last < x.lag_first) AS bl
+          AND ` + backlogExpr("x.lag_min", "x.produce_rate", 4, 6) + ` AND x.lag_last < x.lag_first) AS bl
   FROM lagtrail.group_hourly x
   WHERE x.group_key = ANY($1::int[]) AND x.bucket >= $2::timestamptz AND x.bucket < $3::timestamptz
 ),

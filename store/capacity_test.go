@@ -174,7 +174,7 @@ func TestCapacityProfiles(t *testing.T) {
 	// keys[3] has no rollups.
 	from, to := capStart, capStart.Add(22*24*time.Hour)
 	got, err := s.CapacityProfiles(ctx, store.CapacityQuery{
-		Groups: refs, From: from, To: to, PeakFrom: to.Add(-7 * 24 * time.Hour), BacklogSeconds: 60,
+		Groups: refs, From: from, To: to, PeakFrom: to.Add(-7 * 24 * time.Hour),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -331,10 +331,11 @@ func TestCapacityQueryRefusals(t *testing.T) {
 		name string
 		q    store.CapacityQuery
 	}{
-		{"empty window", store.CapacityQuery{Groups: g, From: capStart, To: capStart, BacklogSeconds: 60}},
-		{"off the hour", store.CapacityQuery{Groups: g, From: capStart.Add(time.Minute), To: capStart.Add(2 * time.Hour), BacklogSeconds: 60}},
-		{"peak outside", store.CapacityQuery{Groups: g, From: capStart, To: capStart.Add(2 * time.Hour), PeakFrom: capStart.Add(-time.Hour), BacklogSeconds: 60}},
-		{"no threshold", store.CapacityQuery{Groups: g, From: capStart, To: capStart.Add(2 * time.Hour)}},
+		{"empty window", store.CapacityQuery{Groups: g, From: capStart, To: capStart}},
+		{"off the hour", store.CapacityQuery{Groups: g, From: capStart.Add(time.Minute), To: capStart.Add(2 * time.Hour)}},
+		{"peak outside", store.CapacityQuery{Groups: g, From: capStart, To: capStart.Add(2 * time.Hour), PeakFrom: capStart.Add(-time.Hour)}},
+		{"negative threshold", store.CapacityQuery{Groups: g, From: capStart, To: capStart.Add(2 * time.Hour), Backlog: store.Backlog{Seconds: -1, MinRate: 1}}},
+		{"negative minimum rate", store.CapacityQuery{Groups: g, From: capStart, To: capStart.Add(2 * time.Hour), Backlog: store.Backlog{Seconds: 60, MinRate: -1}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if _, err := s.CapacityProfiles(t.Context(), c.q); !errors.Is(err, store.ErrInvalidRange) {
@@ -389,7 +390,7 @@ CROSS JOIN LATERAL (
 		{"1000 groups", refs},
 		{"1 group", refs[:1]},
 	} {
-		q := store.CapacityQuery{Groups: bc.groups, From: from, To: to, PeakFrom: to.Add(-7 * 24 * time.Hour), BacklogSeconds: 60}
+		q := store.CapacityQuery{Groups: bc.groups, From: from, To: to, PeakFrom: to.Add(-7 * 24 * time.Hour)}
 		ps, err := s.CapacityProfiles(ctx, q)
 		if err != nil {
 			b.Fatal(err)

@@ -45,6 +45,9 @@ type TopQuery struct {
 	Window time.Duration
 	// Region and Instance narrow the groups ranked; empty matches any.
 	Region, Instance string
+	// Backlog tells a backlog from messages in flight for the ETA; zero
+	// means DefaultBacklog.
+	Backlog Backlog
 }
 
 // From returns the start of the window Top reads: At - Window, truncated
@@ -150,7 +153,8 @@ func (s *Store) Top(ctx context.Context, q TopQuery) ([]TopRow, error) {
 
 // args returns the parameters of topSQL.
 func (q TopQuery) args() []any {
-	return []any{q.From(), q.At.UTC(), q.Region, q.Instance, q.Limit}
+	b := q.Backlog.orDefault()
+	return []any{q.From(), q.At.UTC(), q.Region, q.Instance, q.Limit, b.Seconds, b.MinRate}
 }
 
 type topRow struct {

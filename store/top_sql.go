@@ -3,7 +3,8 @@ package store
 import "strings"
 
 // The SQL of Top. Parameters: $1 the window's first hour, $2 its end (At),
-// $3 a region or '' for any, $4 an instance or '' for any, $5 the limit.
+// $3 a region or '' for any, $4 an instance or '' for any, $5 the limit,
+// $6 and $7 the Backlog rule's seconds and minimum rate.
 //
 //	sel  the selected groups and their names;
 //	gw   per group, its hourly rows in the window (topWindowCond): polls,
@@ -38,14 +39,16 @@ import "strings"
 const topWindowCond = `h.bucket >= $1::timestamptz AND h.bucket < $2::timestamptz
     AND (h.bucket <= $2::timestamptz - interval '1 hour' OR h.last_at < $2::timestamptz)`
 
-// topNoBacklog is how many seconds of production a lag may be and count as
-// no backlog, for the ETA: query.BacklogSeconds. A group that keeps up
-// carries the messages in flight as lag, at a net rate whose sign is
-// noise; calling that "never drains" would rank every healthy group
-// first.
-const topNoBacklog = "60"
+// A lag that is no backlog (Backlog, parameters $6 and $7) has an ETA of
+// 0: a group that keeps up carries the messages in flight as lag, at a
+// net rate whose sign is noise; calling that "never drains" would rank
+// every healthy group first.
 
-const topSelCTE = `
+// topBacklog is the Backlog rule over the window's last lag and its
+// production rate.
+var topBacklog = backlogExpr("gw.lag", "gw.produced / nullif(gw.produced_s, 0)", 6, 7)
+
+var topSelCTE = `
 WITH sel AS (
   SELECT g.group_key, r.name AS region, i.instance_id, g.name AS consumer_group
   FROM lagtrail.consumer_groups g
@@ -74,7 +77,7 @@ gf AS (
          CASE WHEN NOT gw.tl_hidden THEN gw.tl_max_ms / 1000.0 END AS tl,
          gw.consumed / nullif(gw.consumed_s, 0) AS c_rate,
          gw.produced / nullif(gw.produced_s, 0) AS p_rate,
-         CASE WHEN gw.lag <= ` + topNoBacklog + ` * coalesce(gw.produced / nullif(gw.produced_s, 0), 0) THEN 0
+         CASE WHEN NOT ` + topBacklog + ` THEN 0
               WHEN gw.consumed / nullif(gw.consumed_s, 0) > gw.produced / nullif(gw.produced_s, 0)
               THEN gw.lag / (gw.consumed / nullif(gw.consumed_s, 0) - gw.produced / nullif(gw.produced_s, 0))
          END AS eta

@@ -234,7 +234,7 @@ func drainETA(d query.Drain) string {
 	switch {
 	case d.Lag == nil:
 		return "no data"
-	case d.ProduceRate != nil && float64(*d.Lag) <= query.BacklogSeconds*max(*d.ProduceRate, 1):
+	case !d.Backlog:
 		return "keeping up"
 	case d.ETA != nil:
 		return humanSeconds(d.ETA.Seconds())
@@ -305,7 +305,7 @@ func (r *demoReport) capacityLines(ctx context.Context, e *query.Engine) error {
 func backlogWindows(rows []query.Row) [][2]time.Time {
 	var out [][2]time.Time
 	for _, row := range rows {
-		if row.LagMax == nil || row.ProduceRate == nil || float64(*row.LagMax) <= query.BacklogSeconds*max(*row.ProduceRate, 1) {
+		if row.LagMax == nil || row.ProduceRate == nil || !query.IsBacklog(*row.LagMax, row.ProduceRate) {
 			continue
 		}
 		from, to := row.Start.Add(-time.Hour), row.End.Add(time.Hour)

@@ -134,9 +134,10 @@ func newQueryDrainCmd(g *globals) *cobra.Command {
 		Short: "Time to drain: rates, lag slope, ETA and predicted lag over a window",
 		Long: `drain prints, per key, over --window ending at --at: lag at the window's last
 poll, consume_rate, produce_rate, net_rate, slope (least-squares slope of the
-lag, messages/s, as PromQL deriv), eta_seconds (lag / -slope; empty when the
-lag is not draining) and predicted_lag at --horizon past --at (as
-predict_linear).`,
+lag, messages/s, as PromQL deriv), eta_seconds (lag / -slope; 0 when the lag
+is no backlog, at most 60 s of production at 1 message/s or more, as in
+query fleet; empty when a backlog is not draining) and predicted_lag at
+--horizon past --at (as predict_linear).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var at time.Time

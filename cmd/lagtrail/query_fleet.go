@@ -31,8 +31,8 @@ the lagtrail.group_status view:
                     messages/s over the 15 minutes before lag_at ("lagtrail
                     query drain --window 15m")
   eta_seconds       lag / -slope; 0 when the lag is no backlog (at most 60 s
-                    of production, as in "query top"); empty when it is not
-                    draining
+                    of production at 1 message/s or more, as in "query
+                    drain" and "query top"); empty when it is not draining
   last_poll_at, last_poll_ok, last_error
                     the group's last poll, successful or not
 
