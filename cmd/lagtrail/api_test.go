@@ -249,6 +249,8 @@ func TestAPIBadParameters(t *testing.T) {
 		{"/api/v1/lag?by=cluster", 400, "by", "cluster"},
 		{"/api/v1/lag?partition=-1", 400, "partition", "partition must be"},
 		{"/api/v1/lag?group=no-such-group", 404, "group", `unknown group "no-such-group"`},
+		{"/api/v1/lag?group=payments-ledgr", 404, "group", `unknown group "payments-ledgr": no such group is recorded; did you mean "payments-ledger"?`},
+		{"/api/v1/drain?window=7x", 400, "window", `invalid argument "7x" for "window" flag`},
 		{"/api/v1/lag?group=payments-ledger&topic=no-such-topic", 404, "topic", "no-such-topic"},
 		{"/api/v1/top?limit=0", 400, "limit", "limit must be between 1 and 1000"},
 		{"/api/v1/top?by=size", 400, "by", "size"},

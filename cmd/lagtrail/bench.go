@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lagtrail/lagtrail/internal/benchgen"
+	"github.com/lagtrail/lagtrail/internal/cliflag"
 	"github.com/lagtrail/lagtrail/query"
 	"github.com/lagtrail/lagtrail/store"
 )
@@ -83,7 +84,7 @@ history there. It drops lagtrail_bench at the end unless --keep-baseline.`,
 	fl.IntVar(&f.groups, "groups", 0, "consumer groups, one topic each (overrides --scale)")
 	fl.IntVar(&f.partitions, "partitions", 0, "partitions per topic (overrides --scale)")
 	fl.IntVar(&f.days, "days", 0, "days of history (overrides --scale)")
-	fl.DurationVar(&f.interval, "interval", time.Minute, "time between polls of a group")
+	cliflag.DurationVar(fl, &f.interval, "interval", time.Minute, "time between polls of a group")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the generated history")
 	fl.IntVar(&f.singlePolls, "single-polls", 2000, "polls written one per WritePoll call after the history")
 	fl.IntVar(&f.runs, "runs", 5, "timed runs of each query, after one warm-up")

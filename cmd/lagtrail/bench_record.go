@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lagtrail/lagtrail/ingest"
+	"github.com/lagtrail/lagtrail/internal/cliflag"
 	"github.com/lagtrail/lagtrail/store"
 )
 
@@ -73,10 +74,10 @@ its environment, and a temporary data_dir (spool).`,
 	fl.StringVar(&f.dbURL, "database-url", "", "PostgreSQL URL of a scratch database (default $"+envDatabaseURL+")")
 	fl.IntVar(&f.groups, "groups", 10_000, "consumer groups in the simulated fleet")
 	fl.IntVar(&f.partitions, "partitions", 32, "partitions per group, over one or two topics")
-	fl.DurationVar(&f.interval, "interval", time.Minute, "the recorder's poll interval")
+	cliflag.DurationVar(fl, &f.interval, "interval", time.Minute, "the recorder's poll interval")
 	fl.IntVar(&f.regions, "regions", 4, "regions the groups are spread over evenly; each has its own request limit")
 	fl.Float64Var(&f.rps, "requests-per-second", ingest.DefaultRequestsPerSecond, "the recorder's limit per region (at most the API quota, 100)")
-	fl.DurationVar(&f.duration, "duration", 3*time.Minute, "measured time, after a warm-up of one interval")
+	cliflag.DurationVar(fl, &f.duration, "duration", 3*time.Minute, "measured time, after a warm-up of one interval")
 	fl.IntVar(&f.baseline, "baseline-groups", 1000, "groups of a first, smaller run with the same settings, to compare with; 0 skips it")
 	fl.StringVar(&f.format, "format", "table", "output: table or json")
 	return cmd

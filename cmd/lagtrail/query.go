@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lagtrail/lagtrail/internal/cliflag"
 	"github.com/lagtrail/lagtrail/query"
 	"github.com/lagtrail/lagtrail/store"
 )
@@ -40,7 +41,9 @@ Every command selects partitions with --group (region and instance may be
 left out when the name is unambiguous; without --group every recorded group),
 --topic and --partition, and prints --format table (aligned, human units),
 csv (header row, RFC3339 UTC times, plain numbers) or json (one document).
-Times are RFC3339, "now", or relative to now: -24h, -90m, -7d.`,
+Times are RFC3339, a date (2026-12-05: midnight UTC), "now", or relative to
+now: -24h, -90m, -7d, -2w. Durations (--window, --step, ...) take Go's units
+and d (24h) and w (7 days): 90m, 7d, 1d12h, 2w.`,
 	}
 	cmd.AddCommand(
 		newQueryLagCmd(g), newQueryRatesCmd(g), newQueryDrainCmd(g),
@@ -63,11 +66,11 @@ func (f *queryFlags) register(cmd *cobra.Command, withRange, withStep, withBy bo
 	fl.StringVar(&f.format, "format", "table", "output format: table, csv or json")
 	f.hasRange, f.hasStep, f.hasBy = withRange, withStep, withBy
 	if withRange {
-		fl.StringVar(&f.from, "from", "-24h", "start of the range: RFC3339, now, or relative (-24h, -7d)")
+		fl.StringVar(&f.from, "from", "-24h", "start of the range: RFC3339, a date (midnight UTC), now, or relative (-24h, -7d)")
 		fl.StringVar(&f.to, "to", "now", "end of the range (exclusive)")
 	}
 	if withStep {
-		fl.DurationVar(&f.step, "step", 0, "bucket width, e.g. 5m (default: 1m to 1d, for at most 120 buckets)")
+		cliflag.DurationVar(fl, &f.step, "step", 0, "bucket width, e.g. 5m (default: 1m to 1d, for at most 120 buckets)")
 	}
 	if withBy {
 		fl.StringVar(&f.by, "by", "group", "level of detail: group, topic or partition")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lagtrail/lagtrail/internal/cliflag"
 	"github.com/lagtrail/lagtrail/query"
 	"github.com/lagtrail/lagtrail/store"
 )
@@ -164,9 +165,9 @@ query fleet; empty when a backlog is not draining) and predicted_lag at
 		},
 	}
 	f.register(cmd, false, false, true)
-	cmd.Flags().StringVar(&f.at, "at", "now", "end of the window: RFC3339, now, or relative (-1h)")
-	cmd.Flags().DurationVar(&f.window, "window", query.DefaultDrainWindow, "window the rates and slope are computed over")
-	cmd.Flags().DurationVar(&f.horizon, "horizon", query.DefaultHorizon, "how far past --at predicted_lag looks")
+	cmd.Flags().StringVar(&f.at, "at", "now", "end of the window: RFC3339, a date (midnight UTC), now, or relative (-1h)")
+	cliflag.DurationVar(cmd.Flags(), &f.window, "window", query.DefaultDrainWindow, "window the rates and slope are computed over")
+	cliflag.DurationVar(cmd.Flags(), &f.horizon, "horizon", query.DefaultHorizon, "how far past --at predicted_lag looks")
 	return cmd
 }
 
@@ -234,7 +235,7 @@ status, and the reason. Statuses, best to worst:
 		},
 	}
 	f.register(cmd, true, true, false)
-	cmd.Flags().DurationVar(&f.window, "window", query.DefaultStatusWindow, "sliding window each evaluation looks back over")
+	cliflag.DurationVar(cmd.Flags(), &f.window, "window", query.DefaultStatusWindow, "sliding window each evaluation looks back over")
 	return cmd
 }
 

@@ -39,7 +39,10 @@ func TestQueryExitCodes(t *testing.T) {
 		flagsOnly bool
 	}{
 		{"unknown group", join([]string{"lag", "--group", "nope"}, rng), []string{`unknown group "nope"`, "no such group is recorded"}, false},
-		{"unknown group in instance", join([]string{"rates", "--group", "billing", "--instance", "alikafka-z"}, rng), []string{`unknown group "billing" in instance alikafka-z`}, false},
+		{"unknown group, near a recorded one", join([]string{"lag", "--group", "billng"}, rng), []string{`unknown group "billng": no such group is recorded; did you mean "billing"?`}, false},
+		{"unknown group, near, skew", []string{"skew", "--group", "Billing"}, []string{`did you mean "billing"?`}, false},
+		{"unknown group in instance", join([]string{"rates", "--group", "billing", "--instance", "alikafka-z"}, rng),
+			[]string{`unknown group "billing" in instance alikafka-z`, "did you mean cn-hangzhou/alikafka-a/billing or cn-hangzhou/alikafka-b/billing?"}, false},
 		{"ambiguous group", join([]string{"lag", "--group", "billing"}, rng),
 			[]string{`ambiguous group "billing"`, "cn-hangzhou/alikafka-a/billing", "cn-hangzhou/alikafka-b/billing", "--instance"}, false},
 		{"ambiguous group, drain", []string{"drain", "--group", "billing"}, []string{"cn-hangzhou/alikafka-a/billing, cn-hangzhou/alikafka-b/billing"}, false},
@@ -68,6 +71,10 @@ func TestQueryExitCodes(t *testing.T) {
 		{"zero status window", join([]string{"status", "--window", "0s"}, rng), []string{"--window must be positive, got 0s"}, true},
 		{"step on events", join([]string{"events", "--step", "1m"}, rng), []string{"unknown flag: --step"}, true},
 		{"argument", []string{"lag", "billing"}, []string{`unknown command "billing"`}, true},
+		{"unknown command", []string{"lags", "--group", "billing"}, []string{`unknown command "lags" for "lagtrail query"; did you mean "lag"?`}, true},
+		{"bad window", []string{"drain", "--window", "7days"}, []string{`invalid argument "7days" for "--window" flag`, "1d12h or 2w"}, true},
+		{"weeks before days", []string{"status", "--window", "1d1w"}, []string{`invalid argument "1d1w" for "--window" flag`}, true},
+		{"bad date", []string{"lag", "--from", "2025-02-30"}, []string{"--from", `bad time "2025-02-30"`}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

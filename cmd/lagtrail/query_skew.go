@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lagtrail/lagtrail/internal/cliflag"
 	"github.com/lagtrail/lagtrail/query"
 )
 
@@ -52,11 +53,11 @@ ratios are then over those.`,
 	if err := cmd.Flags().MarkHidden("partition"); err != nil {
 		panic(err)
 	}
-	cmd.Flags().StringVar(&f.at, "at", "now", "end of the window (exclusive): RFC3339, now, or relative (-1h)")
-	cmd.Flags().DurationVar(&f.window, "window", query.DefaultSkewWindow, "length of the window the partitions are compared over")
+	cmd.Flags().StringVar(&f.at, "at", "now", "end of the window (exclusive): RFC3339, a date (midnight UTC), now, or relative (-1h)")
+	cliflag.DurationVar(cmd.Flags(), &f.window, "window", query.DefaultSkewWindow, "length of the window the partitions are compared over")
 	cmd.Flags().Float64Var(&sf.hotFactor, "hot-factor", query.DefaultHotFactor, "hot: production above this many times the topic's median partition (> 1)")
 	cmd.Flags().Float64Var(&sf.hotMinRate, "hot-min-rate", query.DefaultHotMinRate, "hot: never below this production rate, messages/s")
-	cmd.Flags().DurationVar(&sf.stuckMinGrowth, "stuck-min-growth", query.DefaultStuckMinGrowth, "stuck: the lag grew by at least this long of the partition's production")
+	cliflag.DurationVar(cmd.Flags(), &sf.stuckMinGrowth, "stuck-min-growth", query.DefaultStuckMinGrowth, "stuck: the lag grew by at least this long of the partition's production")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		var at time.Time
 		f.check = func(now time.Time) error {

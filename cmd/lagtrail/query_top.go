@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lagtrail/lagtrail/internal/cliflag"
 	"github.com/lagtrail/lagtrail/query"
 	"github.com/lagtrail/lagtrail/store"
 )
@@ -71,8 +72,8 @@ query status" evaluates it.`,
 	fl.StringVar(&f.format, "format", "table", "output format: table, csv or json")
 	fl.StringVar(&by, "by", string(store.TopByLag), "figure to rank by: lag, growth, time-lag, eta or stall")
 	fl.IntVarP(&n, "limit", "n", query.DefaultTopN, fmt.Sprintf("how many groups to print, 1 to %d", store.MaxTopLimit))
-	fl.DurationVar(&f.window, "window", query.DefaultTopWindow, "length of the window ending at --at (at least 1h)")
-	fl.StringVar(&f.at, "at", "now", "end of the window: RFC3339, now, or relative (-1h)")
+	cliflag.DurationVar(fl, &f.window, "window", query.DefaultTopWindow, "length of the window ending at --at (at least 1h)")
+	fl.StringVar(&f.at, "at", "now", "end of the window: RFC3339, a date (midnight UTC), now, or relative (-1h)")
 	return cmd
 }
 

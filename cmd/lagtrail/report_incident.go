@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lagtrail/lagtrail/internal/cliflag"
 	"github.com/lagtrail/lagtrail/query"
 )
 
@@ -54,9 +55,9 @@ time lag) as --chart-format png or svg, and prints their paths.`,
 	fl.StringVar(&f.q.region, "region", "", "region of the group, when its name is recorded in several")
 	fl.StringVar(&f.q.instance, "instance", "", "instance of the group, when its name is recorded in several")
 	fl.StringVar(&f.q.topic, "topic", "", "one topic of the group (default every topic)")
-	fl.StringVar(&f.from, "from", "-24h", "start of the range: RFC3339, now, or relative (-6h, -2d)")
+	fl.StringVar(&f.from, "from", "-24h", "start of the range: RFC3339, a date (midnight UTC), now, or relative (-6h, -2d)")
 	fl.StringVar(&f.until, "to", "now", "end of the range (exclusive)")
-	fl.DurationVar(&f.baseline, "baseline", query.DefaultBaseline, "history before --from read as the group's normal")
+	cliflag.DurationVar(fl, &f.baseline, "baseline", query.DefaultBaseline, "history before --from read as the group's normal")
 	fl.StringVar(&f.format, "format", "markdown", "output format: markdown, json or csv")
 	fl.StringVar(&f.out, "out", "", "directory to write incident.md, incident.json and the charts into")
 	fl.StringVar(&f.chartFormat, "chart-format", "png", "chart image format with --out: png or svg")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -43,7 +45,50 @@ func newRootCmdWith(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.AddCommand(newMigrateCmd(g), newRecordCmd(g), newSimulateCmd(g), newGenerateCmd(g), newDemoCmd(g), newQueryCmd(g), newReportCmd(g), newMaintainCmd(g), newExportCmd(g), newBenchCmd(g), newConfigCmd(g), newServeCmd(g))
+	guardGroups(root)
 	return root
+}
+
+// guardGroups makes every command under c (c included) that only groups
+// others refuse an argument that names none of them, with exit status 2:
+// left to cobra, "lagtrail query lags" prints the help and exits 0. Such a
+// command prints its help when given no argument, as before.
+func guardGroups(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		guardGroups(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.SuggestionsMinimumDistance = 2
+	c.Args = unknownCommand
+	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	// A flag of the command meant ("lagtrail query lags --window 7d")
+	// fails to parse before the arguments are checked: name the command.
+	c.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if args := cmd.Flags().Args(); cmd.HasSubCommands() && len(args) > 0 {
+			return unknownCommand(cmd, args)
+		}
+		return err
+	})
+}
+
+// unknownCommand refuses args, given to a command that only groups others,
+// naming the first and the subcommands it is near.
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	var near []string
+	for _, s := range cmd.SuggestionsFor(args[0]) {
+		if q := strconv.Quote(s); !slices.Contains(near, q) {
+			near = append(near, q)
+		}
+	}
+	if len(near) == 0 {
+		return usagef("unknown command %q for %q; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+	}
+	return usagef("unknown command %q for %q; did you mean %s?", args[0], cmd.CommandPath(), orList(near))
 }
 
 // logger builds the process logger on stderr from the global flags.
