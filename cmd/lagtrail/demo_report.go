@@ -17,9 +17,8 @@ import (
 
 // The demo report's resolutions.
 const (
-	demoStatusStep   = 5 * time.Minute
-	demoCapacityStep = 5 * time.Minute // around backlogs only
-	demoDetailStep   = time.Minute
+	demoStatusStep = 5 * time.Minute
+	demoDetailStep = time.Minute
 )
 
 // demoReport is what lagtrail demo prints: built from the database by the
@@ -30,9 +29,12 @@ type demoReport struct {
 	fleet    *table
 	incident *incidentFindings
 	capacity *table
-	hourly   *query.History // every group, by the hour, over the history
-	checks   []demoCheck
-	charts   []string
+	// capacityNote says where the capacity lines come from, or why there
+	// are none.
+	capacityNote string
+	hourly       *query.History // every group, by the hour, over the history
+	checks       []demoCheck
+	charts       []string
 }
 
 // incidentFindings is the worst group's incident as the data shows it.
@@ -252,70 +254,43 @@ func summarizePartitions(ps []query.PartitionRef) string {
 	return fmt.Sprintf("%s and %d more", query.JoinPartitions(ps[:3]), len(ps)-3)
 }
 
-// capacityLines gives one capacity line per group: its production
-// percentiles over hourly rates (from the rollups) and the consumption it
-// reached while working off a backlog, from 5-minute rates (raw samples)
-// around the hours that had one.
+// capacityLines gives one capacity line per group from the capacity
+// report over the history's whole hours: the figures and the verdict of
+// lagtrail report capacity, read from Engine.CapacityReport.
 func (r *demoReport) capacityLines(ctx context.Context, e *query.Engine) error {
-	t := &table{columns: []column{{"group", kText}, {"produce_p50", kRate}, {"produce_p99", kRate}, {"produce_max", kRate}, {"capacity_seen", kRate}, {"headroom", kText}, {"verdict", kText}}}
-	for _, rows := range byKey(r.hourly.Rows) {
-		c := query.CapacityFrom(rows)
-		for _, w := range backlogWindows(rows) {
-			g := rows[0].Group
-			h, err := e.History(ctx, query.Range{Selection: query.Selection{Group: g.Group, Region: g.Region, Instance: g.InstanceID},
-				From: w[0], To: w[1], Step: demoCapacityStep, By: store.LevelGroup, Tier: query.TierRaw})
-			if err != nil {
-				return err
-			}
-			fine := query.CapacityFrom(h.Rows)
-			if fine.BackloggedBuckets > 0 {
-				c.BackloggedBuckets += fine.BackloggedBuckets
-				c.Observed = max(c.Observed, fine.Observed)
-			}
-		}
-		if c.BackloggedBuckets > 0 && c.ProduceP99 > 0 {
-			c.Headroom, c.LowerBound = c.Observed/c.ProduceP99, false
-		}
-		headroom, seen, verdict := fmt.Sprintf("%.2fx", c.Headroom), any(c.Observed), ""
-		switch {
-		case c.Buckets == 0:
-			headroom, verdict = "-", "no rates recorded"
-		case c.LowerBound:
-			headroom, seen = "≥ "+headroom, nil
-			verdict = fmt.Sprintf("never backlogged; consumed up to %s/s in an hour", humanCount(c.ConsumeMax))
-		case c.Headroom < 1:
-			verdict = "cannot keep up with its p99 hourly production"
-		case c.Headroom < 1.5:
-			verdict = "tight: under 1.5x its p99 hourly production"
-		default:
-			verdict = "ok"
-		}
-		if !c.LowerBound && c.BackloggedBuckets > 0 {
-			verdict += fmt.Sprintf(" (capacity seen in %d backlogged 5m buckets)", c.BackloggedBuckets)
-		}
-		t.add(rows[0].Group.Group, c.ProduceP50, c.ProduceP99, c.ProduceMax, seen, headroom, verdict)
-	}
+	t := &table{columns: []column{{"group", kText}, {"produce_p50", kRate}, {"produce_p99", kRate}, {"produce_max", kRate}, {"capacity", kRate}, {"headroom", kText}, {"verdict", kText}}}
 	r.capacity = t
+	to := r.to.UTC().Truncate(time.Hour)
+	window := to.Sub(r.from.UTC().Truncate(time.Hour))
+	if window < query.MinCapacityWindow {
+		r.capacityNote = fmt.Sprintf("not enough history: a capacity report needs %s of hourly rollups, the history holds %s", query.MinCapacityWindow, window)
+		return nil
+	}
+	rep, err := e.CapacityReport(ctx, query.CapacityRequest{At: to, Window: min(window, query.MaxCapacityWindow)})
+	if err != nil {
+		return err
+	}
+	for _, g := range rep.Groups {
+		headroom := "-"
+		if !math.IsNaN(g.Headroom) {
+			headroom = fmt.Sprintf("%.2fx", g.Headroom)
+			if g.HeadroomIsLowerBound {
+				headroom = "≥ " + headroom
+			}
+		}
+		verdict := fmt.Sprintf("%s (confidence %s)", g.Verdict, g.Confidence)
+		t.add(g.Group.Group, nanNil(g.ProduceP50), nanNil(g.ProduceP99), nanNil(g.ProduceMax), nanNil(g.Capacity), headroom, verdict)
+	}
+	r.capacityNote = fmt.Sprintf("as lagtrail report capacity --window %dh --at %s gives it", int(rep.To.Sub(rep.From).Hours()), rep.To.Format(time.RFC3339))
 	return nil
 }
 
-// backlogWindows returns, for one key's hourly rows, the spans around runs
-// of hours whose peak lag exceeded BacklogSeconds of production, widened
-// by an hour on each side.
-func backlogWindows(rows []query.Row) [][2]time.Time {
-	var out [][2]time.Time
-	for _, row := range rows {
-		if row.LagMax == nil || row.ProduceRate == nil || !query.IsBacklog(*row.LagMax, row.ProduceRate) {
-			continue
-		}
-		from, to := row.Start.Add(-time.Hour), row.End.Add(time.Hour)
-		if n := len(out); n > 0 && !from.After(out[n-1][1]) {
-			out[n-1][1] = to
-			continue
-		}
-		out = append(out, [2]time.Time{from, to})
+// nanNil returns v, or nil (an unknown cell) when v is NaN.
+func nanNil(v float64) any {
+	if math.IsNaN(v) {
+		return nil
 	}
-	return out
+	return v
 }
 
 // byKey splits rows, ordered by key, into runs of one key.
@@ -430,7 +405,7 @@ func (r *demoReport) write(w io.Writer) error {
 	} else {
 		p("\nNo group stalled in the history.\n")
 	}
-	p("\nCapacity (hourly production over the history; consumption seen while draining a backlog, in %s buckets)\n", demoCapacityStep)
+	p("\nCapacity (%s)\n", r.capacityNote)
 	if err := r.capacity.writeTable(w); err != nil {
 		return err
 	}
