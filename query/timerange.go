@@ -56,9 +56,14 @@ func DefaultStep(span time.Duration) time.Duration {
 			return s
 		}
 	}
-	day := 24 * time.Hour
-	days := (span + day*TargetBuckets - 1) / (day * TargetBuckets)
-	return days * day
+	// Rounded up without adding first: a span near the longest duration
+	// (from -292 years) must not overflow into a negative step.
+	per := 24 * time.Hour * TargetBuckets
+	days := span / per
+	if span%per != 0 {
+		days++
+	}
+	return days * 24 * time.Hour
 }
 
 // Edges returns the bucket edges of [from, to) at step: from, every time
@@ -81,7 +86,12 @@ func Edges(from, to time.Time, step time.Duration, maxBuckets int) ([]time.Time,
 	}
 	n := 1
 	if first.Before(to) {
-		n += int((to.Sub(first) + step - 1) / step)
+		// Rounded up without adding first, as in DefaultStep.
+		d := to.Sub(first)
+		n += int(d / step)
+		if d%step != 0 {
+			n++
+		}
 	}
 	if n > maxBuckets {
 		return nil, fmt.Errorf("%w: %s at a step of %s is %d buckets, more than %d: use a larger --step or a shorter range",

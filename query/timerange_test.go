@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -69,6 +70,10 @@ func TestDefaultStep(t *testing.T) {
 		{7 * 24 * time.Hour, 2 * time.Hour},
 		{30 * 24 * time.Hour, 6 * time.Hour},
 		{365 * 24 * time.Hour, 4 * 24 * time.Hour},
+		{120 * 24 * time.Hour, 24 * time.Hour},
+		{120*24*time.Hour + 1, 2 * 24 * time.Hour},
+		{2560000 * time.Hour, 889 * 24 * time.Hour},
+		{math.MaxInt64, 890 * 24 * time.Hour},
 	} {
 		if got := query.DefaultStep(tc.span); got != tc.want {
 			t.Errorf("DefaultStep(%s) = %s, want %s", tc.span, got, tc.want)
@@ -109,6 +114,9 @@ func TestEdges(t *testing.T) {
 		{name: "empty range", from: "2025-03-14T00:00:00Z", to: "2025-03-14T00:00:00Z", step: time.Minute, max: 10, bad: true},
 		{name: "reversed", from: "2025-03-14T01:00:00Z", to: "2025-03-14T00:00:00Z", step: time.Minute, max: 10, bad: true},
 		{name: "a century at a second", from: "1925-03-14T00:00:00Z", to: "2025-03-14T00:00:00Z", step: time.Second, max: 100_000, bad: true},
+		// Longer than the longest duration: to - from saturates, and must
+		// not overflow into a negative count of buckets.
+		{name: "three centuries at a day", from: "1700-01-01T00:00:00Z", to: "2025-03-14T00:00:00Z", step: 24 * time.Hour, max: 100_000, bad: true},
 	} {
 		got, err := query.Edges(d(tc.from), d(tc.to), tc.step, tc.max)
 		if tc.bad {
