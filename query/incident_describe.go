@@ -13,7 +13,7 @@ import (
 // describeIncidents finds the incidents of rep's series and fills in what
 // went with each.
 func describeIncidents(rep *IncidentReport, rebs []store.RebalanceRecord, cfg DetectConfig) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.ForPollInterval(rep.PollInterval).withDefaults()
 	pts, before := lagPoints(rep.Series, rep.From)
 	rep.Normal = NormalFrom(pts[:before], pts[before:])
 	rep.Rebalances = recordedRebalances(rebs, rep.From, rep.To)
@@ -34,7 +34,7 @@ func describeIncidents(rep *IncidentReport, rebs []store.RebalanceRecord, cfg De
 		el, _ := Thresholds(lp, ps.Normal, cfg)
 		parts[i] = partitionView{series: ps, points: lp, elevated: el}
 	}
-	for _, ep := range Episodes(pts, rep.Normal, cfg) {
+	for _, ep := range CoverStalls(pts, Episodes(pts, rep.Normal, cfg), stallRuns(rep)) {
 		last := ep.End
 		if last < 0 {
 			last = len(pts) - 1
@@ -515,3 +515,27 @@ func fmtCount(n int64) string {
 func fmtRate(v float64) string { return fmt.Sprintf("%.1f/s", v) }
 
 func fmtSeconds(v float64) string { return (time.Duration(v) * time.Second).String() }
+
+// stallRuns returns the runs of series points that lie in STALL or STOP
+// intervals of rep.Statuses and hold at least StallSamples points, as
+// index pairs into rep.Series.
+func stallRuns(rep *IncidentReport) [][2]int {
+	var out [][2]int
+	for _, iv := range rep.Statuses {
+		if iv.Status != StatusStall && iv.Status != StatusStop {
+			continue
+		}
+		a := slices.IndexFunc(rep.Series, func(p SeriesPoint) bool { return !p.At.Before(iv.From) })
+		if a < 0 || !rep.Series[a].At.Before(iv.To) {
+			continue
+		}
+		b := a
+		for b+1 < len(rep.Series) && rep.Series[b+1].At.Before(iv.To) {
+			b++
+		}
+		if b-a+1 >= StallSamples {
+			out = append(out, [2]int{a, b})
+		}
+	}
+	return out
+}

@@ -68,11 +68,12 @@ const MinNormalPoints = 5
 type DetectConfig struct {
 	// BehindSeconds: a lag above this many seconds of production (and
 	// above twice the normal 95th percentile) is elevated. Default
-	// BacklogSeconds (60).
+	// BacklogSeconds (60); Engine.Incident defaults it to
+	// StallSamples poll intervals when that is less (ForPollInterval).
 	BehindSeconds float64
 	// NormalSeconds: a lag at or below this many seconds of production
 	// (or 1.5 times the normal 95th percentile) is back to normal.
-	// Default 5.
+	// Default BehindSeconds / 12 (5 s at the default 60).
 	NormalSeconds float64
 	// Sustain is how many consecutive polls must be elevated for an
 	// incident. Default 2.
@@ -85,12 +86,24 @@ type DetectConfig struct {
 	RateWindow int
 }
 
+// ForPollInterval returns c with the default BehindSeconds scaled to the
+// poll interval: StallSamples intervals of production, at most
+// BacklogSeconds. At 1 s polls a lag of 3 s of production is already
+// elevated, so that a stall of a few polls (STALL in the status) is an
+// incident; at a minute or more the floor stays a minute of production.
+func (c DetectConfig) ForPollInterval(interval time.Duration) DetectConfig {
+	if c.BehindSeconds <= 0 && interval > 0 {
+		c.BehindSeconds = min(BacklogSeconds, StallSamples*interval.Seconds())
+	}
+	return c
+}
+
 func (c DetectConfig) withDefaults() DetectConfig {
 	if c.BehindSeconds <= 0 {
 		c.BehindSeconds = BacklogSeconds
 	}
 	if c.NormalSeconds <= 0 {
-		c.NormalSeconds = 5
+		c.NormalSeconds = c.BehindSeconds / 12
 	}
 	if c.Sustain <= 0 {
 		c.Sustain = 2
@@ -230,4 +243,66 @@ func Episodes(points []LagPoint, normal Normal, cfg DetectConfig) []Episode {
 		floor, i = ep.End, ep.End
 	}
 	return out
+}
+
+// CoverStalls makes every stall lie inside an episode. stalls are runs of
+// points [a, b] (indices into points) rated STALL or STOP; an episode that
+// overlaps a run but does not cover it is widened to cover it, and a run no
+// episode touches becomes an episode of its own: from the poll before it
+// to the poll after it (or open, at the end of the points), detected at its
+// first poll. Overlapping episodes merge. The result is in time order.
+func CoverStalls(points []LagPoint, eps []Episode, stalls [][2]int) []Episode {
+	out := slices.Clone(eps)
+	last := func(e Episode) int {
+		if e.End < 0 {
+			return len(points) - 1
+		}
+		return e.End
+	}
+	for _, st := range stalls {
+		a, b := st[0], st[1]
+		if a < 0 || b >= len(points) || a > b {
+			continue
+		}
+		want := Episode{Start: max(a-1, 0), StartedBefore: a == 0, Detected: a, End: b + 1}
+		if want.End >= len(points) {
+			want.End = -1
+		}
+		i := slices.IndexFunc(out, func(e Episode) bool { return e.Start <= b && last(e) >= a })
+		if i < 0 {
+			out = append(out, want)
+			continue
+		}
+		e := &out[i]
+		if want.Start < e.Start {
+			e.Start, e.StartedBefore = want.Start, want.StartedBefore
+		}
+		e.Detected = min(e.Detected, a)
+		if e.End >= 0 && (want.End < 0 || want.End > e.End) {
+			e.End = want.End
+		}
+	}
+	slices.SortFunc(out, func(x, y Episode) int { return x.Start - y.Start })
+	merged := out[:0]
+	for _, e := range out {
+		if n := len(merged); n > 0 && last(merged[n-1]) >= e.Start {
+			m := &merged[n-1]
+			m.Detected = min(m.Detected, e.Detected)
+			if m.End >= 0 && (e.End < 0 || e.End > m.End) {
+				m.End = e.End
+			}
+			continue
+		}
+		merged = append(merged, e)
+	}
+	for i := range merged {
+		e := &merged[i]
+		e.Peak = e.Start
+		for k := e.Start; k <= last(*e); k++ {
+			if points[k].Lag > points[e.Peak].Lag {
+				e.Peak = k
+			}
+		}
+	}
+	return merged
 }

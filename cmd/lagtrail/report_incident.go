@@ -17,6 +17,7 @@ import (
 type incidentFlags struct {
 	q                   queryFlags
 	baseline            time.Duration
+	minTimeLag          time.Duration
 	out, chartFormat    string
 	format, from, until string
 }
@@ -34,12 +35,14 @@ time lag, when it recovered; which partitions were affected; whether
 production rose or consumption dropped around the start; and the failed
 polls that explain gaps.
 
-An incident is a run of at least 2 polls whose lag is elevated: above 60
-seconds of production (at the larger of the normal and the last 10 polls'
-median production rate) and above twice the normal lag (the 95th
-percentile of the baseline's). It began at the last poll before that whose
-lag was normal (at most 5 seconds of production, or 1.5 times the normal
-lag) and recovered at the first poll after it back at normal.
+An incident is a run of at least 2 polls whose lag is elevated: above
+--min-time-lag of production (at the larger of the normal and the last 10
+polls' median production rate; default 3 poll intervals, at most 60 s) and
+above twice the normal lag (the 95th percentile of the baseline's). It began
+at the last poll before that whose lag was normal (at most a twelfth of
+--min-time-lag of production, 5 s at 60 s, or 1.5 times the normal lag) and
+recovered at the first poll after it back at normal. Every STALL or STOP
+lasting 3 polls or more lies inside an incident.
 
 --format markdown (the default) prints the summary as Markdown; json prints
 the whole report, including every poll; csv prints one row per incident:
@@ -58,6 +61,7 @@ time lag) as --chart-format png or svg, and prints their paths.`,
 	fl.StringVar(&f.from, "from", "-24h", "start of the range: RFC3339, a date (midnight UTC), now, or relative (-6h, -2d)")
 	fl.StringVar(&f.until, "to", "now", "end of the range (exclusive)")
 	cliflag.DurationVar(fl, &f.baseline, "baseline", query.DefaultBaseline, "history before --from read as the group's normal")
+	cliflag.DurationVar(fl, &f.minTimeLag, "min-time-lag", 0, "lag above this long of production is elevated (default 3 poll intervals, at most 1m)")
 	fl.StringVar(&f.format, "format", "markdown", "output format: markdown, json or csv")
 	fl.StringVar(&f.out, "out", "", "directory to write incident.md, incident.json and the charts into")
 	fl.StringVar(&f.chartFormat, "chart-format", "png", "chart image format with --out: png or svg")
@@ -110,6 +114,8 @@ func (f *incidentFlags) request(now time.Time) (query.IncidentRequest, error) {
 		return req, usagef("--chart-format must be png or svg, got %q", f.chartFormat)
 	case f.baseline <= 0:
 		return req, usagef("--baseline must be positive, got %s", f.baseline)
+	case f.minTimeLag < 0:
+		return req, usagef("--min-time-lag must not be negative, got %s", f.minTimeLag)
 	}
 	from, err := query.ParseTime(f.from, now)
 	if err != nil {
@@ -133,6 +139,7 @@ func (f *incidentFlags) request(now time.Time) (query.IncidentRequest, error) {
 	return query.IncidentRequest{
 		Selection: query.Selection{Group: f.q.group, Region: f.q.region, Instance: f.q.instance, Topic: f.q.topic},
 		From:      from, To: to, Baseline: f.baseline,
+		Detect: query.DetectConfig{BehindSeconds: f.minTimeLag.Seconds()},
 	}, nil
 }
 

@@ -122,6 +122,7 @@ func TestReportIncidentBadInput(t *testing.T) {
 		{[]string{"--group", "payments-ledger", "--format", "table"}, "--format must be markdown, json or csv"},
 		{[]string{"--group", "payments-ledger", "--chart-format", "gif"}, "--chart-format must be png or svg"},
 		{[]string{"--group", "payments-ledger", "--baseline", "0s"}, "--baseline must be positive"},
+		{[]string{"--group", "payments-ledger", "--min-time-lag", "-1m"}, "--min-time-lag"},
 		{[]string{"--group", "payments-ledger", "--from", "yesterday"}, "--from"},
 		{[]string{"--group", "no-such-group", "--from", "2025-01-11T01:00:00Z", "--to", "2025-01-11T05:00:00Z"}, "unknown group"},
 	} {
