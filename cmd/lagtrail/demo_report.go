@@ -43,7 +43,7 @@ type incidentFindings struct {
 	timeline            *table
 	from, to            time.Time // first STALL or STOP interval
 	recovered           time.Time // start of the next OK interval; zero if none
-	normal              time.Time // first minute after the peak with lag at most twice the hour before's
+	normal              time.Time // the incident report's recovery: first poll back at normal lag
 	peakLag             int64
 	peakAt              time.Time
 	peakTimeLag         float64
@@ -189,27 +189,28 @@ func (r *demoReport) findIncident(ctx context.Context, e *query.Engine, timeline
 		}
 	}
 	sel := query.Selection{Group: worst.Group, Region: worst.Region, Instance: worst.InstanceID}
-	detail, err := e.History(ctx, query.Range{Selection: sel, From: f.from.Add(-time.Hour), To: f.to.Add(2 * time.Hour), Step: demoDetailStep, By: store.LevelGroup, Tier: query.TierRaw})
+	// The peak and the recovery are those of the incident report
+	// (Engine.Incident), which holds every STALL and STOP.
+	until := f.to.Add(4 * time.Hour)
+	if until.After(now) {
+		until = now
+	}
+	rep, err := e.Incident(ctx, query.IncidentRequest{Selection: sel, From: f.from.Add(-time.Hour), To: until})
 	if err != nil {
-		return fmt.Errorf("incident detail: %w", err)
+		return fmt.Errorf("incident report: %w", err)
 	}
-	var before int64 // the highest lag in the hour before
-	for _, row := range detail.Rows {
-		if row.LagMax != nil && row.End.Compare(f.from) <= 0 {
-			before = max(before, *row.LagMax)
+	for _, inc := range rep.Incidents {
+		if inc.Start.After(f.to) || (inc.Recovered != nil && inc.Recovered.Before(f.from)) {
+			continue
 		}
-		if row.LagMax != nil && *row.LagMax > f.peakLag {
-			f.peakLag, f.peakAt = *row.LagMax, row.Start
+		f.peakLag, f.peakAt = inc.PeakLag, inc.Peak
+		if inc.PeakTimeLag != nil {
+			f.peakTimeLag = *inc.PeakTimeLag
 		}
-		if row.TimeLag != nil {
-			f.peakTimeLag = max(f.peakTimeLag, *row.TimeLag)
+		if inc.Recovered != nil {
+			f.normal = *inc.Recovered
 		}
-	}
-	for _, row := range detail.Rows {
-		if row.Start.After(f.peakAt) && row.Lag != nil && *row.Lag <= 2*before {
-			f.normal = row.End
-			break
-		}
+		break
 	}
 	f.day = f.from.Truncate(24 * time.Hour)
 	day, err := e.History(ctx, query.Range{Selection: sel, From: f.day, To: f.day.Add(24 * time.Hour), Step: 24 * time.Hour, By: store.LevelGroup})
@@ -387,7 +388,7 @@ func (r *demoReport) write(w io.Writer) error {
 		p("\nIncident: %s (%s, %s)\n", f.group.Group, f.group.Region, f.group.InstanceID)
 		p("  stalled from %s to %s; status OK again %s; lag back to normal %s", f.from.Format("Mon 15:04"), f.to.Format("15:04"), fmtTime(f.recovered, "15:04"), fmtTime(f.normal, "15:04"))
 		if !f.normal.IsZero() {
-			p(", %s after it began", f.normal.Sub(f.from))
+			p(", %s after it began", f.normal.Sub(f.from).Round(time.Second))
 		}
 		p("\n  peak lag %s messages at %s; peak time lag %s\n", thousands(f.peakLag), f.peakAt.Format("15:04"), humanSeconds(f.peakTimeLag))
 		p("  that day: produced %s/s, consumed %s/s on average\n", humanCount(f.produceDay), humanCount(f.consDay))
