@@ -73,8 +73,9 @@ parameters as that command's flags (without the dashes): the same names,
 defaults, validation and meaning, and the same column names. See lagtrail
 COMMAND --help, or README.md, for what every figure means.
 
-Times are RFC3339, "now", or relative to now (-24h, -90m, -7d); durations are
-Go durations (90s, 15m, 2h). format=json (the default) is one document with
+Times are RFC3339, a date (2006-01-02, midnight UTC), "now", or relative to
+now (-24h, -90m, -7d, -2w); durations take Go's units and d (24h) and w (7
+days): 90m, 7d, 1d12h, 2w. format=json (the default) is one document with
 the query's parameters, "columns" and "rows" (each row an object keyed by
 column name; null where a value is unknown); format=csv is a header row and
 one record per row, with RFC3339 UTC times and plain numbers. Responses are

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lagtrail/lagtrail/ingest"
 	"github.com/lagtrail/lagtrail/internal/alisim"
+	"github.com/lagtrail/lagtrail/internal/cliflag"
 	"github.com/lagtrail/lagtrail/internal/pglocal"
 	"github.com/lagtrail/lagtrail/internal/scenario"
 	"github.com/lagtrail/lagtrail/migrations"
@@ -74,8 +75,8 @@ demo prints its URL and commands to try next.`,
 	cmd.Flags().StringVar(&f.dbURL, "database-url", "", "use this PostgreSQL database instead of a throwaway one (it is migrated and written to)")
 	cmd.Flags().StringVar(&f.scenario, "scenario", "incident", "bundled scenario (incident, quiet, capacity) or scenario YAML file")
 	cmd.Flags().StringVar(&f.out, "out", "lagtrail-demo", "folder for the charts")
-	cmd.Flags().DurationVar(&f.live, "live", 20*time.Second, "how long to record the simulator live")
-	cmd.Flags().DurationVar(&f.interval, "interval", 5*time.Second, "poll interval while recording live")
+	cliflag.DurationVar(cmd.Flags(), &f.live, "live", 20*time.Second, "how long to record the simulator live")
+	cliflag.DurationVar(cmd.Flags(), &f.interval, "interval", 5*time.Second, "poll interval while recording live")
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "leave the throwaway database running and print how to use and stop it")
 	return cmd
 }

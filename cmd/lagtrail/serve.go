@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+
+	"github.com/lagtrail/lagtrail/internal/cliflag"
 )
 
 // serveFlags are the flags of serve.
@@ -51,7 +53,7 @@ It binds to loopback unless --listen names another address. With a token
 	fl.StringVar(&f.dbURL, "database-url", "", "PostgreSQL URL (default $"+envDatabaseURL+", then database_url of --config)")
 	fl.StringVar(&f.configPath, "config", "", "config file, for database_url")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token /api/ and /metrics require (default $"+envAPIToken+"; none: no authentication)")
-	fl.DurationVar(&f.timeout, "request-timeout", defaultRequestTimeout, "longest an API request may run")
+	cliflag.DurationVar(fl, &f.timeout, "request-timeout", defaultRequestTimeout, "longest an API request may run")
 	fl.BoolVar(&f.kafkaExporterNames, "kafka-exporter-names", false, "also export the lag under kafka_exporter's names (kafka_consumergroup_lag, kafka_consumergroup_lag_sum, ...)")
 	return cmd
 }
