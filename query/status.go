@@ -129,6 +129,22 @@ func (s *Status) UnmarshalText(b []byte) error {
 // when the lag was zero earlier in the window, where Burrow waits for that
 // poll to leave its window.
 func Evaluate(st store.PartitionState, r Rules) (Status, string) {
+	v := evaluate(st, r)
+	return v.status, v.reason
+}
+
+// verdict is one evaluation: the status, why in words, and, for STALL and
+// STOP, the time progress stopped.
+type verdict struct {
+	status Status
+	reason string
+	since  time.Time
+	// before is set when since is a lower bound: the offset did not
+	// change in everything read.
+	before bool
+}
+
+func evaluate(st store.PartitionState, r Rules) verdict {
 	window := r.Window
 	progress, stuckSamples := st.UnchangedSince, st.UnchangedSamples
 	caughtUp := st.CaughtUpAt.After(st.UnchangedSince)
@@ -146,26 +162,26 @@ func Evaluate(st store.PartitionState, r Rules) (Status, string) {
 	switch {
 	case st.Lag <= r.AllowedLag:
 		if st.Lag == 0 {
-			return StatusOK, "no lag"
+			return verdict{status: StatusOK, reason: "no lag"}
 		}
-		return StatusOK, fmt.Sprintf("lag %d within the allowed %d", st.Lag, r.AllowedLag)
+		return verdict{status: StatusOK, reason: fmt.Sprintf("lag %d within the allowed %d", st.Lag, r.AllowedLag)}
 	case st.Samples < r.minSamples():
-		return StatusOK, fmt.Sprintf("only %d polls in the last %s", st.Samples, window)
+		return verdict{status: StatusOK, reason: fmt.Sprintf("only %d polls in the last %s", st.Samples, window)}
 	case stuck > window || (!caughtUp && !st.SinceIsLowerBound && stuck > ran):
-		return StatusStop, fmt.Sprintf("no consumer progress since %s (%s) with lag %d", since, stuck.Round(time.Second), st.Lag)
+		return verdict{status: StatusStop, reason: fmt.Sprintf("no consumer progress since %s (%s) with lag %d", since, stuck.Round(time.Second), st.Lag), since: progress, before: st.SinceIsLowerBound && !caughtUp}
 	case st.Rewound > 0 && st.Consumer < st.RewindFrom:
-		return StatusRewind, fmt.Sprintf("consumer offset went back %d messages in the last %s and is %d short of where it was", st.Rewound, window, st.RewindFrom-st.Consumer)
+		return verdict{status: StatusRewind, reason: fmt.Sprintf("consumer offset went back %d messages in the last %s and is %d short of where it was", st.Rewound, window, st.RewindFrom-st.Consumer)}
 	case stuckSamples >= StallSamples:
-		return StatusStall, fmt.Sprintf("consumer offset %d unchanged with lag for %d polls since %s (lag %d)", st.Consumer, stuckSamples, since, st.Lag)
+		return verdict{status: StatusStall, reason: fmt.Sprintf("consumer offset %d unchanged with lag for %d polls since %s (lag %d)", st.Consumer, stuckSamples, since, st.Lag), since: progress, before: st.SinceIsLowerBound && !caughtUp}
 	case st.LagMin <= r.AllowedLag:
 		if st.LagMin == 0 {
-			return StatusOK, "lag was zero in the window"
+			return verdict{status: StatusOK, reason: "lag was zero in the window"}
 		}
-		return StatusOK, fmt.Sprintf("lag was within the allowed %d in the window", r.AllowedLag)
+		return verdict{status: StatusOK, reason: fmt.Sprintf("lag was within the allowed %d in the window", r.AllowedLag)}
 	case st.Samples >= WarnSamples && st.LagDecreases == 0:
-		return StatusWarn, fmt.Sprintf("lag never went down in the last %s: %d to %d", window, st.LagFirst, st.Lag)
+		return verdict{status: StatusWarn, reason: fmt.Sprintf("lag never went down in the last %s: %d to %d", window, st.LagFirst, st.Lag)}
 	}
-	return StatusOK, "lag going down"
+	return verdict{status: StatusOK, reason: "lag going down"}
 }
 
 // PartitionRef names a partition of a group.
@@ -265,6 +281,12 @@ func Timeline(groups []store.GroupRef, states []store.PartitionState, edges []ti
 		reason string
 		at     time.Time
 		polled bool
+		// lag is the summed lag of parts; since the earliest time their
+		// progress stopped (STALL, STOP), before whether it is a lower
+		// bound.
+		lag    int64
+		since  time.Time
+		before bool
 	}
 	n := len(edges) - 1
 	// evs[0] is the state before the range (bucket -1), evs[b+1] bucket b.
@@ -278,7 +300,8 @@ func Timeline(groups []store.GroupRef, states []store.PartitionState, edges []ti
 		if !ok || st.Bucket < -1 || st.Bucket >= n {
 			continue
 		}
-		s, why := Evaluate(st, rules)
+		v := evaluate(st, rules)
+		s := v.status
 		ev := &evs[st.Bucket+1]
 		if !ev.polled {
 			polls[st.Group] = append(polls[st.Group], st.At)
@@ -287,9 +310,14 @@ func Timeline(groups []store.GroupRef, states []store.PartitionState, edges []ti
 		ref := PartitionRef{Topic: st.Topic, Partition: st.Partition}
 		switch {
 		case s > ev.status:
-			ev.status, ev.parts, ev.reason = s, []PartitionRef{ref}, why
+			ev.status, ev.parts, ev.reason = s, []PartitionRef{ref}, v.reason
+			ev.lag, ev.since, ev.before = st.Lag, v.since, v.before
 		case s == ev.status:
 			ev.parts = append(ev.parts, ref)
+			ev.lag += st.Lag
+			if v.since.Before(ev.since) {
+				ev.since, ev.before = v.since, v.before
+			}
 		}
 	}
 	var out []Interval
@@ -318,18 +346,52 @@ func Timeline(groups []store.GroupRef, states []store.PartitionState, edges []ti
 			}
 		}
 		for b := 0; b < n; {
-			ev := evs[b]
-			iv := Interval{Group: g, From: edges[b], Status: ev.status, Partitions: ev.parts, Reason: ev.reason}
+			first := evs[b]
+			iv := Interval{Group: g, From: edges[b], Status: first.status, Partitions: first.parts, Reason: first.reason}
 			b++
-			for b < n && evs[b].status == ev.status && slices.Equal(evs[b].parts, ev.parts) {
-				iv.Reason = evs[b].reason
+			last := first
+			for b < n && evs[b].status == first.status && slices.Equal(evs[b].parts, first.parts) {
+				last = evs[b]
 				b++
 			}
 			iv.To = edges[b]
+			if first.status > StatusOK {
+				iv.Reason = intervalReason(first.status, first.reason, len(first.parts), first.lag, last.lag, first.since, first.before, rules.Window)
+			}
 			out = append(out, iv)
 		}
 	}
 	return out
+}
+
+// intervalReason words a stretch of a timeline at one status worse than
+// OK, so that its words hold over the whole stretch: when the trouble
+// began (for STALL and STOP, when progress stopped, taken from the
+// stretch's first evaluation), how many partitions, and their summed lag
+// at the stretch's first and last evaluations. first is the first
+// evaluation's reason, for REWIND.
+func intervalReason(s Status, first string, parts int, lagFrom, lagTo int64, since time.Time, before bool, window time.Duration) string {
+	n := "1 partition"
+	if parts != 1 {
+		n = fmt.Sprintf("%d partitions", parts)
+	}
+	lag := fmt.Sprintf("lag %d", lagFrom)
+	if lagTo != lagFrom {
+		lag += fmt.Sprintf(" → %d", lagTo)
+	}
+	switch s {
+	case StatusStall, StatusStop:
+		at := since.UTC().Format(time.RFC3339)
+		if before {
+			at = "before " + at
+		}
+		return fmt.Sprintf("no consumer progress since %s: %s, %s", at, n, lag)
+	case StatusWarn:
+		return fmt.Sprintf("lag never went down over the last %s: %s, %s", window, n, lag)
+	case StatusRewind:
+		return fmt.Sprintf("%s: %s, %s", first, n, lag)
+	}
+	return first
 }
 
 // JoinPartitions writes partitions as "topic/0,topic/3".

@@ -163,3 +163,33 @@ func TestTimeline(t *testing.T) {
 		t.Errorf("timeline\n got %+v\nwant %+v", g, want)
 	}
 }
+
+// TestTimelineReasonCoversTheInterval checks that a merged interval's
+// reason holds over all of it: when progress stopped (from the first
+// evaluation, not the last), how many partitions, and the lag at both ends.
+func TestTimelineReasonCoversTheInterval(t *testing.T) {
+	t.Parallel()
+	edges := make([]time.Time, 5)
+	for i := range edges {
+		edges[i] = t0.Add(time.Duration(3+i) * time.Minute)
+	}
+	var states []store.PartitionState
+	for b := range 4 {
+		for p := range int32(2) {
+			st := state(3+b, func(s *store.PartitionState) {
+				s.Lag, s.LagMin, s.LagDecreases = int64(100*(b+1)), 50, 0
+				s.UnchangedSince, s.UnchangedSamples = t0, 4+b
+			})
+			st.Partition, st.Bucket = p, b
+			states = append(states, st)
+		}
+	}
+	got := query.Timeline([]store.GroupRef{g1}, states, edges, query.Rules{Window: 15 * time.Minute})
+	if len(got) != 1 || got[0].Status != query.StatusStall {
+		t.Fatalf("timeline %+v, want one STALL interval", got)
+	}
+	want := "no consumer progress since 2025-03-14T02:00:00Z: 2 partitions, lag 200 → 800"
+	if got[0].Reason != want {
+		t.Errorf("reason %q, want %q", got[0].Reason, want)
+	}
+}
