@@ -19,9 +19,17 @@ type Point struct {
 
 // Series is one line of a chart. Its points must be in time order. An empty
 // Name draws the line without a legend entry.
+//
+// A series whose points each stand for a bucket of several samples, such as
+// the last poll of an hour, hides the peaks between them: Max then holds, for
+// each point, the largest sample of its bucket, and the chart shades the band
+// from the line up to it in the line's colour, so that no peak is hidden.
+// Max is nil for a series of single samples; otherwise it has one value per
+// point, NaN where the bucket's maximum is unknown (no band there).
 type Series struct {
 	Name   string
 	Points []Point
+	Max    []float64
 }
 
 // Marker is a vertical dashed line at one instant, with a label at its top,

@@ -17,6 +17,12 @@
 //     all are drawn, the ones with the largest maxima get colours and entries,
 //     and the rest are drawn in grey under one "N others" entry.
 //   - A NaN value is a gap: the line breaks there.
+//   - A series of buckets, each point the last of several samples, also gives
+//     each bucket's maximum (Series.Max): the chart shades the band from the
+//     line up to the maxima in the line's colour, translucent, under all the
+//     lines, so that a peak between two points is never hidden. The legend's
+//     thumbnail shows the shade above the line. Where a bucket holds one
+//     sample, the maximum is the value and the band is empty.
 //   - A series with more points than the chart has pixel columns is downsampled
 //     before drawing: each column keeps the first, the smallest, the largest and
 //     the last point of the column (the M4 method), so spikes and the line's

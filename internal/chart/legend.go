@@ -63,7 +63,8 @@ func planLegend(series []Series, capacity int) legendPlan {
 	return plan
 }
 
-// rankByMax returns the series indexes by descending largest finite value;
+// rankByMax returns the series indexes by descending largest finite value,
+// bucket maxima included;
 // series with only NaN values come last. Ties keep the series order.
 func rankByMax(series []Series) []int {
 	maxima := make([]float64, len(series))
@@ -74,6 +75,11 @@ func rankByMax(series []Series) []int {
 		for _, p := range s.Points {
 			if !math.IsNaN(p.V) {
 				maxima[i] = max(maxima[i], p.V)
+			}
+		}
+		for _, m := range s.Max {
+			if !math.IsNaN(m) {
+				maxima[i] = max(maxima[i], m)
 			}
 		}
 	}

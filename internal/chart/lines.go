@@ -1,6 +1,8 @@
 package chart
 
 import (
+	"image/color"
+
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -12,6 +14,9 @@ import (
 type lineSeries struct {
 	runs  [][]xy
 	style draw.LineStyle
+	// band is the fill of the series' max band, nil without one; the
+	// legend thumbnail shows it above the line.
+	band color.Color
 }
 
 // Plot implements plot.Plotter.
@@ -33,10 +38,14 @@ func (l *lineSeries) Plot(c draw.Canvas, p *plot.Plot) {
 	}
 }
 
-// Thumbnail implements plot.Thumbnailer: a short line in the series' style.
+// Thumbnail implements plot.Thumbnailer: a short line in the series' style,
+// under its max band's colour when it has one.
 func (l *lineSeries) Thumbnail(c *draw.Canvas) {
 	sty := l.style
 	sty.Width = max(sty.Width, vg.Points(2))
 	y := c.Center().Y
+	if l.band != nil {
+		c.FillPolygon(l.band, []vg.Point{{X: c.Min.X, Y: y}, {X: c.Max.X, Y: y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Min.X, Y: c.Max.Y}})
+	}
 	c.StrokeLine2(sty, c.Min.X, y, c.Max.X, y)
 }

@@ -11,11 +11,12 @@ import (
 func TestPreview(t *testing.T) {
 	t.Parallel()
 	charts := map[string]Chart{
-		"lag-week":       lagWeek(),
-		"lag-week-32":    lagWeek32(),
-		"rates-30m":      ratesHalfHour(),
-		"time-lag-month": timeLagMonth(),
-		"small-day":      smallDay(),
+		"lag-week":        lagWeek(),
+		"lag-week-32":     lagWeek32(),
+		"lag-week-hourly": lagWeekHourly(),
+		"rates-30m":       ratesHalfHour(),
+		"time-lag-month":  timeLagMonth(),
+		"small-day":       smallDay(),
 	}
 	dirs := []string{t.TempDir()}
 	if d := os.Getenv("LAGTRAIL_CHART_PREVIEW"); d != "" {

@@ -109,8 +109,13 @@ func (c Chart) draw(dc draw.Canvas) (err error) {
 
 	plan := planLegend(c.Series, legendCapacity(area.Max.Y-area.Min.Y-titleAxesH))
 	lines := make([]*lineSeries, len(c.Series))
+	bands := make([]*maxBand, len(c.Series))
 	for i, s := range c.Series {
 		lines[i] = &lineSeries{runs: segments(s.Points, lo, hi, wpx), style: plan.styles[i]}
+		if s.Max != nil {
+			bands[i] = &maxBand{runs: maxSpans(s, lo, hi, wpx), fill: maxBandColor(plan.styles[i].Color)}
+			lines[i].band = bands[i].fill
+		}
 	}
 	leg := plan.legend(c.Series, lines)
 	plotArea := area
@@ -120,6 +125,12 @@ func (c Chart) draw(dc draw.Canvas) (err error) {
 	}
 
 	p := c.newPlot(plotArea, lo, hi)
+	// The max bands go under every line, so that no band hides a line.
+	for _, i := range plan.order {
+		if bands[i] != nil {
+			p.Add(bands[i])
+		}
+	}
 	for _, i := range plan.order {
 		p.Add(lines[i])
 	}
@@ -177,13 +188,19 @@ func (c Chart) timeRange() (lo, hi float64) {
 	return lo, hi
 }
 
-// valueRange returns the smallest and largest finite values of the series.
+// valueRange returns the smallest and largest finite values of the series,
+// their maxima included.
 func (c Chart) valueRange() (lo, hi float64) {
 	lo, hi = math.Inf(1), math.Inf(-1)
 	for _, s := range c.Series {
 		for _, p := range s.Points {
 			if !math.IsNaN(p.V) {
 				lo, hi = min(lo, p.V), max(hi, p.V)
+			}
+		}
+		for _, m := range s.Max {
+			if !math.IsNaN(m) {
+				lo, hi = min(lo, m), max(hi, m)
 			}
 		}
 	}

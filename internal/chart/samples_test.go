@@ -136,3 +136,25 @@ func smallDay() Chart {
 	c.Markers = []Marker{{At: from, Label: "incident"}}
 	return c
 }
+
+// lagWeekHourly is lagWeek in hourly buckets, as the rollups give it: each
+// point is the hour's last minute, and Max its largest, so the stall's peak
+// shows as a band above the line.
+func lagWeekHourly() Chart {
+	c := lagWeek()
+	c.Title = "Lag by partition, hourly: last poll, shaded up to the hour's peak"
+	for i, s := range c.Series {
+		b := Series{Name: s.Name}
+		for j, p := range s.Points {
+			if j%60 == 0 {
+				b.Points = append(b.Points, Point{T: p.T.Add(time.Hour)})
+				b.Max = append(b.Max, math.Inf(-1))
+			}
+			k := len(b.Points) - 1
+			b.Points[k].V = p.V
+			b.Max[k] = max(b.Max[k], p.V)
+		}
+		c.Series[i] = b
+	}
+	return c
+}

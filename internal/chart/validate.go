@@ -13,10 +13,11 @@ var ErrInvalid = errors.New("invalid chart")
 
 // Validate reports the first problem that keeps the chart from being drawn:
 // a bad size, no series, a series without points, an infinite value (use NaN
-// for a gap), a point without a time or out of time order, no finite value at
-// all, a marker without a time, a band that ends before it starts, or an
-// unknown unit. The error wraps [ErrInvalid] and names the series, point,
-// marker or band at fault.
+// for a gap), maxima that are not one a point or are infinite, a point
+// without a time or out of time order, no finite value at all, a marker
+// without a time, a band that ends before it starts, or an unknown unit. The
+// error wraps [ErrInvalid] and names the series, point, marker or band at
+// fault.
 func (c Chart) Validate() error {
 	if err := c.validateLayout(); err != nil {
 		return c.invalid(err)
@@ -85,6 +86,14 @@ func validateSeries(s Series) (finite bool, err error) {
 				j, stamp(p.T), j-1, stamp(s.Points[j-1].T))
 		}
 		finite = finite || !math.IsNaN(p.V)
+	}
+	if s.Max != nil && len(s.Max) != len(s.Points) {
+		return false, fmt.Errorf("%d maxima for %d points: want one a point (NaN where unknown)", len(s.Max), len(s.Points))
+	}
+	for j, m := range s.Max {
+		if math.IsInf(m, 0) {
+			return false, fmt.Errorf("maximum %d at %s: value %v is infinite (use NaN where unknown)", j, stamp(s.Points[j].T), m)
+		}
 	}
 	return finite, nil
 }
