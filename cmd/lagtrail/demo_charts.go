@@ -26,8 +26,8 @@ func (r *demoReport) drawCharts(ctx context.Context, e *query.Engine, dir string
 	}
 	week := r.hourly
 	if err := save("fleet-lag.png", chart.Chart{
-		Title: "Lag by consumer group, hourly peak", YLabel: "messages behind",
-		Series: seriesBy(week.Rows, func(k store.Key) string { return k.Group.Group }, func(r query.Row) *float64 { return i2f(r.LagMax) }),
+		Title: "Lag by consumer group, hourly: last poll, shaded up to the hour's peak", YLabel: "messages behind",
+		Series: lagSeriesBy(week.Rows, func(k store.Key) string { return k.Group.Group }),
 	}); err != nil {
 		return err
 	}
@@ -52,8 +52,8 @@ func (r *demoReport) drawCharts(ctx context.Context, e *query.Engine, dir string
 	}
 	name := f.group.Group
 	if err := save(name+"-lag-by-partition.png", chart.Chart{
-		Title: name + ": lag by partition around the incident", YLabel: "messages behind", Bands: band, Markers: markers,
-		Series: seriesBy(parts.Rows, func(k store.Key) string { return fmt.Sprintf("%s/%d", k.Topic, k.Partition) }, func(r query.Row) *float64 { return i2f(r.Lag) }),
+		Title: name + ": lag by partition around the incident, shaded up to each minute's peak", YLabel: "messages behind", Bands: band, Markers: markers,
+		Series: lagSeriesBy(parts.Rows, func(k store.Key) string { return fmt.Sprintf("%s/%d", k.Topic, k.Partition) }),
 	}); err != nil {
 		return err
 	}
@@ -101,11 +101,22 @@ func series(name string, rows []query.Row, value func(query.Row) *float64) chart
 	return s
 }
 
-// seriesBy makes one line per key.
-func seriesBy(rows []query.Row, name func(store.Key) string, value func(query.Row) *float64) []chart.Series {
+// lagSeriesBy makes one lag line per key: each bucket's lag at its last
+// poll, with the bucket's peak (LagMax) as the series' maxima, which the
+// chart shades above the line, so a peak between two bucket ends is not
+// hidden. A bucket of one poll has its lag as its peak: no shade.
+func lagSeriesBy(rows []query.Row, name func(store.Key) string) []chart.Series {
 	var out []chart.Series
 	for _, run := range byKey(rows) {
-		out = append(out, series(name(run[0].Key), run, value))
+		s := series(name(run[0].Key), run, func(r query.Row) *float64 { return i2f(r.Lag) })
+		s.Max = make([]float64, len(run))
+		for i, r := range run {
+			s.Max[i] = math.NaN()
+			if p := i2f(r.LagMax); p != nil {
+				s.Max[i] = *p
+			}
+		}
+		out = append(out, s)
 	}
 	return out
 }
