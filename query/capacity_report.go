@@ -163,7 +163,19 @@ const (
 	ProjectionNotOnTrend ProjectionStatus = "not on the current trend"
 	// ProjectionUnknown: no capacity, weekly peak or growth to project.
 	ProjectionUnknown ProjectionStatus = "unknown"
+	// ProjectionNoHistory: the growth is unknown, with under
+	// MinGrowthHours of history (see GroupCapacity.GrowthNote).
+	ProjectionNoHistory ProjectionStatus = "not enough history"
 )
+
+// MinGrowthHours is the fewest fitted hours a growth figure needs: two
+// weeks, so that a weekly cycle cannot pass for growth. With fewer the
+// growth, the peak growth and the projection say "not enough history".
+const MinGrowthHours = 14 * 24
+
+// NotEnoughHistory is what every format shows for a figure the history
+// cannot support.
+const NotEnoughHistory = "not enough history"
 
 // Projection is when the weekly peak outgrows the capacity.
 type Projection struct {
@@ -180,17 +192,19 @@ type Projection struct {
 // trend's growth per week as a fraction of the trend's level at peakAt;
 // the peak is taken to grow in proportion, by growth × peak each week, and
 // to recur at the same hour of the week. It returns ProjectionUnknown
-// without a positive capacity and peak or with a NaN growth,
-// ProjectionAlready when peak >= capacity, ProjectionNotOnTrend when
+// without a positive capacity and peak, ProjectionAlready when peak >=
+// capacity, ProjectionUnknown with a NaN growth, ProjectionNotOnTrend when
 // growth <= 0, ProjectionBeyond past MaxProjection, and otherwise the
 // first recurrence k (k = floor((capacity/peak - 1) / growth) + 1 weeks
 // after peakAt) whose peak exceeds capacity.
 func ProjectPeak(peak float64, peakAt time.Time, capacity, growth float64) Projection {
 	switch {
-	case !(capacity > 0) || !(peak > 0) || peakAt.IsZero() || math.IsNaN(growth) || math.IsInf(capacity, 0):
+	case !(capacity > 0) || !(peak > 0) || peakAt.IsZero() || math.IsInf(capacity, 0):
 		return Projection{Status: ProjectionUnknown}
 	case peak >= capacity:
 		return Projection{Status: ProjectionAlready}
+	case math.IsNaN(growth):
+		return Projection{Status: ProjectionUnknown}
 	case growth <= 0:
 		return Projection{Status: ProjectionNotOnTrend}
 	}
@@ -312,6 +326,9 @@ type GroupCapacity struct {
 	// PeakGrowthPercent is the growth scaled to the weekly peak: the
 	// trend's slope as a percentage of its level at WeeklyPeakAt.
 	PeakGrowthPercent float64
+	// GrowthNote is empty when the growth figures are known; otherwise it
+	// says why they are NaN: NotEnoughHistory and the hours fitted.
+	GrowthNote string
 	// Projection is when the weekly peak exceeds Capacity on the trend.
 	Projection Projection
 	// Drain replays the window's production against the capacity.
@@ -417,7 +434,14 @@ func CapacityOf(p store.CapacityProfile) GroupCapacity {
 		level = *p.FitMean + g.GrowthPerWeek*p.WeeklyPeakAt.Sub(*p.FitAt).Hours()/capacityWeek.Hours()
 	}
 	g.PeakGrowthPercent = GrowthPercent(g.GrowthPerWeek, level)
+	if g.FitHours < MinGrowthHours {
+		g.GrowthNote = fmt.Sprintf("%s: growth needs %d hours (2 weeks), the fit has %d", NotEnoughHistory, MinGrowthHours, g.FitHours)
+		g.GrowthPerWeek, g.GrowthPercent, g.PeakGrowthPercent = math.NaN(), math.NaN(), math.NaN()
+	}
 	g.Projection = ProjectPeak(g.WeeklyPeak, g.WeeklyPeakAt, g.Capacity, g.PeakGrowthPercent/100)
+	if g.Projection.Status == ProjectionUnknown && g.GrowthNote != "" && g.Capacity > 0 && g.WeeklyPeak > 0 {
+		g.Projection.Status = ProjectionNoHistory
+	}
 	if p.ReplayRate != nil && p.WorstBacklog != nil && p.WorstBacklogAt != nil {
 		g.Drain = DrainAfterBurst(*p.WorstBacklog, *p.WorstBacklogAt, p.DrainedAt, *p.ReplayRate, g.ProduceP50)
 	} else {
@@ -467,6 +491,8 @@ func capacitySummary(g GroupCapacity) string {
 		proj = "; on the current trend its weekly peak would not exceed it within 5 years"
 	case ProjectionNotOnTrend:
 		proj = "; production is not growing"
+	case ProjectionNoHistory:
+		proj = "; whether production grows needs 2 weeks of history"
 	}
 	switch g.Verdict {
 	case VerdictInsufficient:

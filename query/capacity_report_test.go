@@ -180,6 +180,8 @@ func TestCapacityOf(t *testing.T) {
 	unknown := base
 	unknown.ReplayRate, unknown.DrainedAt = f(720), nil
 	empty := store.CapacityProfile{Group: store.GroupRef{Group: "e"}}
+	short := observed
+	short.FitHours = query.MinGrowthHours - 1
 	for _, c := range []struct {
 		name        string
 		p           store.CapacityProfile
@@ -194,6 +196,7 @@ func TestCapacityOf(t *testing.T) {
 		{"observed, tight", observed, query.VerdictTight, query.ConfidenceMedium, 720.0 / 620, false, query.ProjectionDate, query.DrainReplayed, "keeps up with little room"},
 		{"never backlogged", unknown, query.VerdictUnknown, query.ConfidenceNone, 720.0 / 620, true, query.ProjectionUnknown, query.DrainEstimated, "never seen working off a backlog"},
 		{"no rollups", empty, query.VerdictUnknown, query.ConfidenceNone, math.NaN(), true, query.ProjectionUnknown, query.DrainUnknown, "no hourly rollups"},
+		{"under 2 weeks: no growth", short, query.VerdictTight, query.ConfidenceMedium, 720.0 / 620, false, query.ProjectionNoHistory, query.DrainReplayed, "needs 2 weeks of history"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := query.CapacityOf(c.p)
@@ -220,6 +223,17 @@ func TestCapacityOf(t *testing.T) {
 	}
 	if want := query.ProjectPeak(620, peakAt, 720, 20/level); g.Projection != want {
 		t.Errorf("projection %+v, want %+v", g.Projection, want)
+	}
+	// Under 2 weeks of fitted hours the growth is not a number but "not
+	// enough history", whatever the fit's slope.
+	sh := query.CapacityOf(short)
+	if !math.IsNaN(sh.GrowthPerWeek) || !math.IsNaN(sh.GrowthPercent) || !math.IsNaN(sh.PeakGrowthPercent) ||
+		!strings.HasPrefix(sh.GrowthNote, query.NotEnoughHistory) {
+		t.Errorf("short history: growth %v/s, %v%%, %v%% at the peak, note %q; want NaN and %q",
+			sh.GrowthPerWeek, sh.GrowthPercent, sh.PeakGrowthPercent, sh.GrowthNote, query.NotEnoughHistory)
+	}
+	if g.GrowthNote != "" {
+		t.Errorf("4 weeks of history: note %q, want none", g.GrowthNote)
 	}
 	u := query.CapacityOf(unknown)
 	if !u.Drain.RateIsLowerBound || math.Abs(u.Drain.Seconds-6e6/(720-380)) > 1e-6 {

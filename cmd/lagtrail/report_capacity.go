@@ -177,7 +177,7 @@ func capacityTable(rep *query.CapacityReport, window time.Duration) *table {
 		{"fit_from", kTime}, {"fit_hours", kInt},
 		{"capacity", kRate}, {"confidence", kText}, {"backlogged_hours", kInt}, {"backlogged_days", kInt},
 		{"consume_max", kRate}, {"headroom", kText}, {"headroom_is_lower_bound", kText}, {"verdict", kText},
-		{"weekly_peak", kRate}, {"weekly_peak_at", kTime}, {"peak_growth_pct_per_week", kText},
+		{"weekly_peak", kRate}, {"weekly_peak_at", kTime}, {"peak_growth_pct_per_week", kText}, {"growth_note", kText},
 		{"projection", kText}, {"exceeds_at", kTime},
 		{"replay_rate", kRate}, {"replay_rate_is_lower_bound", kText}, {"worst_backlog", kCount}, {"worst_backlog_at", kTime},
 		{"drain", kText}, {"drain_seconds", kSeconds}, {"drained_at", kTime},
@@ -206,7 +206,7 @@ func capacityTable(rep *query.CapacityReport, window time.Duration) *table {
 			capNum(g.GrowthPerWeek), capNum(g.GrowthPercent), g.Season, timeCell(g.FitFrom), int64(g.FitHours),
 			capNum(g.Capacity), string(g.Confidence), int64(g.BackloggedHours), int64(g.BackloggedDays),
 			capNum(g.ConsumeMax), capNum(g.Headroom), g.HeadroomIsLowerBound, string(g.Verdict),
-			capNum(g.WeeklyPeak), timeCell(g.WeeklyPeakAt), capNum(g.PeakGrowthPercent),
+			capNum(g.WeeklyPeak), timeCell(g.WeeklyPeakAt), capNum(g.PeakGrowthPercent), g.GrowthNote,
 			string(g.Projection.Status), exceeds,
 			replayRate, d.RateIsLowerBound, worst, worstAt,
 			string(d.Status), drainSecs, drainedAt,
@@ -230,7 +230,7 @@ func capacitySummaryTable(rep *query.CapacityReport, window time.Duration) *tabl
 			capacity = capNum(g.ConsumeMax)
 		}
 		t.add(g.Group.InstanceID, g.Group.Group, string(g.Verdict), capacity, string(g.Confidence),
-			capNum(g.ProduceP99), headroom, capNum(g.WeeklyPeak), growthText(g.GrowthPercent),
+			capNum(g.ProduceP99), headroom, capNum(g.WeeklyPeak), growthCell(g),
 			projectionText(g.Projection), drainText(g.Drain))
 		if g.Confidence == query.ConfidenceNone && !math.IsNaN(g.ConsumeMax) {
 			t.setHuman("capacity", ">="+human(g.ConsumeMax, kRate))
@@ -264,6 +264,15 @@ func headroomText(g query.GroupCapacity) string {
 		s = ">=" + s
 	}
 	return s
+}
+
+// growthCell is a group's growth in percent per week, or "not enough
+// history" when the history cannot support one.
+func growthCell(g query.GroupCapacity) string {
+	if g.GrowthNote != "" {
+		return query.NotEnoughHistory
+	}
+	return growthText(g.GrowthPercent)
 }
 
 func growthText(pct float64) string {
@@ -451,7 +460,7 @@ func writeCapacityMarkdown(w io.Writer, rep *query.CapacityReport, window time.D
 	p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, g := range rep.Groups {
 		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(g.Group.Group), g.Verdict, mdCapacity(g), g.Confidence,
-			query.RateText(g.ProduceP99), headroomText(g), query.RateText(g.WeeklyPeak), growthText(g.GrowthPercent), projectionText(g.Projection))
+			query.RateText(g.ProduceP99), headroomText(g), query.RateText(g.WeeklyPeak), growthCell(g), projectionText(g.Projection))
 	}
 	p("\n")
 	for _, g := range rep.Groups {
@@ -507,7 +516,9 @@ func capacityFigures(g query.GroupCapacity) [][2]string {
 		{"Mean production", query.RateText(g.ProduceMean)},
 	}
 	growth := "-"
-	if !math.IsNaN(g.GrowthPerWeek) {
+	if g.GrowthNote != "" {
+		growth = g.GrowthNote
+	} else if !math.IsNaN(g.GrowthPerWeek) {
 		growth = fmt.Sprintf("%+.1f/s per week (%s), least squares over %d hours from %s, deseasonalised by %s",
 			g.GrowthPerWeek, growthText(g.GrowthPercent), g.FitHours, mdTime(g.FitFrom), g.Season)
 		if g.Season != "hour of week" {
@@ -541,6 +552,8 @@ func capacityFigures(g query.GroupCapacity) [][2]string {
 		proj = "not within 5 years on the current trend (" + growthText(g.PeakGrowthPercent) + " at the peak)"
 	case query.ProjectionNotOnTrend:
 		proj = "not on the current trend: production does not grow"
+	case query.ProjectionNoHistory:
+		proj = g.GrowthNote
 	default:
 		proj = "unknown: no observed capacity, weekly peak or growth to project"
 	}

@@ -189,6 +189,30 @@ func TestReportCapacity(t *testing.T) {
 		}
 	})
 
+	t.Run("under two weeks says not enough history", func(t *testing.T) {
+		t.Parallel()
+		for _, format := range []string{"table", "csv", "markdown"} {
+			if out := runOK(t, "--window", "7d", "--format", format); !strings.Contains(out, "not enough history") {
+				t.Errorf("--window 7d --format %s: no \"not enough history\" in\n%s", format, out)
+			}
+		}
+		var doc struct {
+			Rows []map[string]any `json:"rows"`
+		}
+		if err := json.Unmarshal([]byte(runOK(t, "--window", "7d", "--format", "json")), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Rows) == 0 {
+			t.Fatal("no rows")
+		}
+		for _, r := range doc.Rows {
+			note, _ := r["growth_note"].(string)
+			if r["growth_pct_per_week"] != nil || r["growth_per_week"] != nil || !strings.HasPrefix(note, "not enough history") {
+				t.Errorf("%v: growth %v, %v%%, note %q; want null and not enough history", r["group"], r["growth_per_week"], r["growth_pct_per_week"], note)
+			}
+		}
+	})
+
 	t.Run("unknown group", func(t *testing.T) {
 		t.Parallel()
 		r := runCLI(t, append(append([]string{}, base...), "--group", "nope")...)
