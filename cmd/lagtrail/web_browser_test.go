@@ -581,6 +581,15 @@ func webGroup(t *testing.T, b *webBrowser, srv *httptest.Server, h webHist, shot
 	if tier.Tier != "rollup" {
 		t.Errorf("7d preset: the lag request is answered from the %q tier, want rollup", tier.Tier)
 	}
+	// Hourly buckets: the stall's peak falls between two hours' last polls.
+	// The chart's data holds each bucket's lag_max (checked equal to the
+	// API's above), shaded over the line: the peak shows at its height.
+	t.Logf("7d preset: largest partition lag at a bucket's last poll %g, largest bucket peak %g, largest peak above its last poll %g",
+		c.maxPartitionLag, c.peakPartitionLag, c.hiddenPeak)
+	if c.hiddenPeak < 10000 || c.peakPartitionLag <= c.maxPartitionLag {
+		t.Errorf("7d preset: the lag chart's bucket peaks reach %g (%g above a bucket's last poll), its last-poll lines %g; want the stall's peak above what the last polls show",
+			c.peakPartitionLag, c.hiddenPeak, c.maxPartitionLag)
+	}
 	b.screenshot(t, shots, "group-7d")
 	n = b.loaded(t)
 	b.do(t, "compute the time lag from raw samples", chromedp.Click(chromedp.CSS(`[data-testid=timelag-raw]`)))
@@ -818,13 +827,15 @@ func webToken(t *testing.T, b *webBrowser, h webHist, shots string) {
 type webChart struct {
 	Labels []string     `json:"labels"`
 	Data   [][]*float64 `json:"data"`
+	// Bands are the series index pairs [upper, lower] of the shaded bands.
+	Bands [][2]int `json:"bands"`
 }
 
 // webChartsOf reads every chart of the page.
 func webChartsOf(t *testing.T, b *webBrowser) map[string]webChart {
 	t.Helper()
 	return webEval[map[string]webChart](t, b, `Object.fromEntries(Object.entries(window.lagtrail.charts).map(
-		([k, u]) => [k, {labels: u.series.map(s => s.label ?? ''), data: u.data}]))`)
+		([k, u]) => [k, {labels: u.series.map(s => s.label ?? ''), data: u.data, bands: (u.bands || []).map(b => b.series)}]))`)
 }
 
 // webQuery returns the page's query parameters.
@@ -869,7 +880,11 @@ type webGroupCharts struct {
 	from, to        time.Time
 	partitions      int
 	maxPartitionLag float64
-	statuses        []string
+	// peakPartitionLag is the largest bucket peak (lag_max) the lag chart
+	// draws for a partition; hiddenPeak is the largest one that exceeds its
+	// bucket's last poll by a fifth: a peak the line alone would hide.
+	peakPartitionLag, hiddenPeak float64
+	statuses                     []string
 }
 
 // webRow is a row of /api/v1/lag, /rates or /status.
@@ -880,6 +895,7 @@ type webRow struct {
 	Topic       string    `json:"topic"`
 	Partition   *int      `json:"partition"`
 	Lag         *float64  `json:"lag"`
+	LagMax      *float64  `json:"lag_max"`
 	TimeLag     *float64  `json:"time_lag_seconds"`
 	ConsumeRate *float64  `json:"consume_rate"`
 	ProduceRate *float64  `json:"produce_rate"`
@@ -944,7 +960,8 @@ func checkWebGroupCharts(t *testing.T, b *webBrowser, srv *httptest.Server, h we
 		t.Fatalf("%s: the API has %d lag, %d rate and %d status rows", what, len(lagRows), len(rateRows), len(statusRows))
 	}
 
-	// Lag by partition: one series per topic/partition, then the total.
+	// Lag by partition: one series per topic/partition, then the total,
+	// then the bucket peaks (lag_max) of each, shaded from its line up.
 	res := webGroupCharts{from: from, to: to}
 	lag := charts["lag"]
 	times := webBucketTimes(lagRows)
@@ -960,10 +977,39 @@ func checkWebGroupCharts(t *testing.T, b *webBrowser, srv *httptest.Server, h we
 		keys[fmt.Sprintf("%s/%d", r.Topic, *r.Partition)] = true
 	}
 	labels := lag.Labels[1:]
-	if len(labels) != len(keys)+1 || labels[len(labels)-1] != "total" {
-		t.Errorf("%s: the lag chart's series are %v; the API has partitions %v and the total", what, labels, slices.Sorted(maps.Keys(keys)))
+	if len(labels) != 2*(len(keys)+1) || labels[len(keys)] != "total" || labels[len(labels)-1] != "total max" {
+		t.Errorf("%s: the lag chart's series are %v; the API has partitions %v and the total, and a max of each", what, labels, slices.Sorted(maps.Keys(keys)))
 	}
+	lagOf := map[string]int{} // series index of each line, by label
 	for i, label := range labels {
+		if base, ok := strings.CutSuffix(label, " max"); ok {
+			// A bucket peak series: the API's lag_max, shaded from its
+			// line up to it.
+			if !slices.Contains(lag.Bands, [2]int{i + 1, lagOf[base]}) || lagOf[base] == 0 {
+				t.Errorf("%s: the lag chart has no band from %q up to %q; bands %v", what, base, label, lag.Bands)
+			}
+			var want []*float64
+			if base == "total" {
+				want = webColumn(groupRows, times, func(r webRow) *float64 { return r.LagMax }, nil)
+			} else {
+				want = webColumn(lagRows, times, func(r webRow) *float64 { return r.LagMax }, func(r webRow) bool {
+					return fmt.Sprintf("%s/%d", r.Topic, *r.Partition) == base
+				})
+				last := lag.Data[lagOf[base]]
+				for j, v := range want {
+					if v == nil {
+						continue
+					}
+					res.peakPartitionLag = math.Max(res.peakPartitionLag, *v)
+					if last[j] != nil && *v > *last[j]*1.2 {
+						res.hiddenPeak = math.Max(res.hiddenPeak, *v)
+					}
+				}
+			}
+			webCompare(t, what+": lag chart "+label, lag.Data[i+1], want)
+			continue
+		}
+		lagOf[label] = i + 1
 		if label == "total" {
 			webCompare(t, what+": lag chart total", lag.Data[i+1], webColumn(groupRows, times, func(r webRow) *float64 { return r.Lag }, nil))
 			continue

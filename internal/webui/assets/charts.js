@@ -17,6 +17,20 @@ export function seriesColor(i, n) {
   return `hsl(${hue.toFixed(1)} 65% ${light}%)`;
 }
 
+/**
+ * withAlpha returns a colour of seriesColor (#rrggbb or hsl(h s% l%)) made
+ * translucent: alpha from 0 to 1.
+ */
+export function withAlpha(color, alpha) {
+  if (/^#[0-9a-f]{6}$/i.test(color)) return color + Math.round(alpha * 255).toString(16).padStart(2, '0');
+  const hsl = /^hsl\((.*)\)$/.exec(color);
+  if (hsl && !hsl[1].includes('/')) return `hsl(${hsl[1]} / ${alpha})`;
+  return color;
+}
+
+/** Opacity of a max band: the series' colour, light enough to read the lines over it. */
+export const MAX_BAND_ALPHA = 0.22;
+
 /** utcDate makes uPlot label its time axis in UTC. */
 const utcDate = (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC');
 
@@ -56,15 +70,35 @@ const xValue = (u, v) => (v === null || v === undefined ? '–' : fmtUTC(v * 100
 /**
  * makeChart draws a time-series chart into el.
  *
- * spec: {series: [{label, color?, width?, value?, dash?, show?}], data:
- * [xs(seconds), ...ys], yFmt(v) for the axis and legend, yLabel, height,
- * range: [fromMs, toMs] the x extent, sync: a cursor sync key, onZoom(fromMs,
- * toMs) called on a drag-select, draw(u): extra drawing, yMin: lowest y.}
+ * spec: {series: [{label, color?, width?, value?, dash?, show?, maxOf?}],
+ * data: [xs(seconds), ...ys], yFmt(v) for the axis and legend, yLabel,
+ * height, range: [fromMs, toMs] the x extent, sync: a cursor sync key,
+ * onZoom(fromMs, toMs) called on a drag-select, draw(u): extra drawing,
+ * yMin: lowest y.}
+ *
+ * A series with maxOf: j (the index in spec.series of another series) holds
+ * the bucket maxima of series j, whose values are each bucket's last: the
+ * chart shades the band from series j up to it in j's colour and draws it as
+ * a hairline, so that a peak between two bucket ends is never hidden. It
+ * has no legend entry of its own: j's entry shows and hides both, and its
+ * value reads "last ↑max" where the maximum is higher.
  */
 export function makeChart(el, spec) {
   const height = spec.height || 220;
   const yFmt = spec.yFmt || ((v) => String(v));
   const n = spec.series.length;
+  const colorOf = (s, i) => s.color || seriesColor(i, n);
+  // uPlot's series index (1-based, after x) of each series' max, by series.
+  const maxIdx = new Map();
+  spec.series.forEach((s, i) => {
+    if (s.maxOf !== undefined) maxIdx.set(s.maxOf + 1, i + 1);
+  });
+  const fmtV = (v) => (v === null || v === undefined ? '–' : yFmt(v));
+  const lastAndMax = (u, v, si, idx) => {
+    const mi = maxIdx.get(si);
+    const m = mi === undefined || idx === null || idx === undefined ? null : u.data[mi][idx];
+    return m !== null && m !== undefined && v !== null && v !== undefined && m > v ? `${fmtV(v)} ↑${fmtV(m)}` : fmtV(v);
+  };
   const opts = {
     width: Math.max(320, el.clientWidth),
     height,
@@ -110,17 +144,32 @@ export function makeChart(el, spec) {
     legend: { live: true, show: spec.legend !== false },
     series: [
       { value: xValue },
-      ...spec.series.map((s, i) => ({
-        label: s.label,
-        stroke: s.color || seriesColor(i, n),
-        width: s.width || 1.5,
-        dash: s.dash,
-        show: s.show !== false,
-        spanGaps: false,
-        ...(s.points === undefined ? {} : { points: { show: s.points } }),
-        value: s.value || ((u, v) => (v === null || v === undefined ? '–' : yFmt(v))),
-      })),
+      ...spec.series.map((s, i) => {
+        if (s.maxOf !== undefined) {
+          const of = spec.series[s.maxOf];
+          return {
+            label: s.label,
+            stroke: withAlpha(colorOf(of, s.maxOf), 0.6),
+            width: 0.5,
+            show: of.show !== false,
+            spanGaps: false,
+            points: { show: false },
+            value: (u, v) => fmtV(v),
+          };
+        }
+        return {
+          label: s.label,
+          stroke: colorOf(s, i),
+          width: s.width || 1.5,
+          dash: s.dash,
+          show: s.show !== false,
+          spanGaps: false,
+          ...(s.points === undefined ? {} : { points: { show: s.points } }),
+          value: s.value || (maxIdx.has(i + 1) ? lastAndMax : (u, v) => fmtV(v)),
+        };
+      }),
     ],
+    bands: [...maxIdx].map(([lo, hi]) => ({ series: [hi, lo], fill: withAlpha(colorOf(spec.series[lo - 1], lo - 1), MAX_BAND_ALPHA) })),
     hooks: {
       setSelect: [
         (u) => {
@@ -137,6 +186,19 @@ export function makeChart(el, spec) {
       ],
       draw: spec.draw ? [spec.draw] : [],
       drawClear: spec.drawClear ? [spec.drawClear] : [],
+      // A series' max follows it when its legend entry shows or hides it.
+      setSeries: [
+        (u, si, o) => {
+          const mi = maxIdx.get(si);
+          if (mi !== undefined && o && o.show !== undefined && u.series[mi].show !== o.show) u.setSeries(mi, { show: o.show }, false);
+        },
+      ],
+      ready: [
+        (u) => {
+          const rows = u.root.querySelectorAll('.u-legend .u-series');
+          for (const mi of maxIdx.values()) if (rows[mi]) rows[mi].hidden = true;
+        },
+      ],
     },
   };
   if (spec.configure) spec.configure(opts);

@@ -169,11 +169,17 @@ async function load() {
   $('card-status').classList.add('loading');
   $('group-status').textContent = '';
 
-  // Lag by partition, with the group's total (hidden until asked for).
+  // Lag by partition, with the group's total (hidden until asked for). A
+  // bucket's line is its last poll; its peak (lag_max) is shaded above the
+  // line, so that a stall that drained before the bucket's last poll still
+  // shows its height.
   const keys = partitionKeys(lag.rows);
   const lagData = pivot(lag.rows, keyLabel, (x) => x.lag, keys);
+  const maxData = pivot(lag.rows, keyLabel, (x) => x.lag_max, keys);
   const total = pivot(lagGroup.rows, () => 'total', (x) => x.lag, ['total']);
+  const totalMax = pivot(lagGroup.rows, () => 'total', (x) => x.lag_max, ['total']);
   const totalCol = alignTo(lagData[0], total[0], total[1]);
+  const totalMaxCol = alignTo(lagData[0], totalMax[0], totalMax[1]);
   $('card-lag').classList.toggle('many', keys.length > MANY);
   hook.charts.lag = makeChart($('chart-lag'), {
     ...common,
@@ -181,10 +187,12 @@ async function load() {
     yFmt: fmtCount,
     yMin: 0,
     yLabel: 'messages',
-    data: [lagData[0], ...lagData.slice(1), totalCol],
+    data: [lagData[0], ...lagData.slice(1), totalCol, ...maxData.slice(1), totalMaxCol],
     series: [
       ...keys.map((k, i) => ({ label: k, color: seriesColor(i, keys.length), width: 1.25 })),
       { label: 'total', color: '#1f2328', width: 2, dash: [6, 4], show: false },
+      ...keys.map((k, i) => ({ label: `${k} max`, maxOf: i })),
+      { label: 'total max', maxOf: keys.length },
     ],
   });
   if (!keys.length) $('chart-lag').insertAdjacentHTML('beforeend', '<p class="empty">No samples in this range.</p>');
