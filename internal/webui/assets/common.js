@@ -292,32 +292,186 @@ export function parseTime(s) {
   return Date.parse(m[1] + frac + m[3]);
 }
 
-const GO_UNITS = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 };
+// The API's times and durations, read here as lagtrail reads them in Go
+// (query.ParseTime and strictyaml.ParseDuration): the range in the address
+// is resolved in the page, so the page must take what the CLI and API take.
+// TestWebTimeInputs checks these functions against the Go parsers.
+
+/** TIME_FORMS lists what a range bound may be, for error messages. */
+export const TIME_FORMS = 'RFC3339 (2006-01-02T15:04:05Z), a date (2006-01-02, midnight UTC), now, or relative (-24h, -90m, -7d, -2w, -1d12h)';
+
+/** goTrim trims what Go's strings.TrimSpace trims (unicode.IsSpace). */
+const GO_SPACE = '[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+const GO_TRIM = new RegExp(`^${GO_SPACE}+|${GO_SPACE}+$`, 'g');
+const goTrim = (s) => s.replace(GO_TRIM, '');
+
+const isDigit = (c) => c >= '0' && c <= '9';
+
+/** Nanoseconds of Go's duration units. */
+const GO_UNITS = { ns: 1n, us: 1000n, 'µs': 1000n, 'μs': 1000n, ms: 1000000n, s: 1000000000n, m: 60000000000n, h: 3600000000000n };
+const TWO63 = 1n << 63n;
+const MAX_NS = TWO63 - 1n;
+/** The most days (weeks included) of a duration: strictyaml's maxDays. */
+const MAX_DAYS = 100000;
 
 /**
- * resolveTime reads a range bound as the API does: RFC3339, "now", a signed
- * Go duration relative to now (-24h, -90m) or signed days (-7d). It
- * returns ms since the epoch, or NaN.
+ * goDuration reads an unsigned Go duration (time.ParseDuration: 90s, 1.5h,
+ * 2h45m, 0) as nanoseconds, a BigInt, or null when it is not one.
+ */
+function goDuration(s) {
+  if (s === '0') return 0n;
+  if (s === '') return null;
+  let d = 0n;
+  while (s !== '') {
+    if (!(s[0] === '.' || isDigit(s[0]))) return null;
+    let i = 0;
+    let v = 0n;
+    for (; i < s.length && isDigit(s[i]); i++) {
+      if (v > TWO63 / 10n) return null;
+      v = v * 10n + BigInt(s.charCodeAt(i) - 48);
+      if (v > TWO63) return null;
+    }
+    const pre = i > 0;
+    s = s.slice(i);
+    let post = false;
+    let f = 0n;
+    let scale = 1;
+    if (s[0] === '.') {
+      s = s.slice(1);
+      let overflow = false;
+      let j = 0;
+      for (; j < s.length && isDigit(s[j]); j++) {
+        if (overflow) continue;
+        if (f > MAX_NS / 10n) {
+          overflow = true;
+          continue;
+        }
+        const y = f * 10n + BigInt(s.charCodeAt(j) - 48);
+        if (y > MAX_NS) {
+          overflow = true;
+          continue;
+        }
+        f = y;
+        scale *= 10;
+      }
+      post = j > 0;
+      s = s.slice(j);
+    }
+    if (!pre && !post) return null;
+    let k = 0;
+    while (k < s.length && s[k] !== '.' && !isDigit(s[k])) k++;
+    if (k === 0) return null;
+    const unit = GO_UNITS[s.slice(0, k)];
+    s = s.slice(k);
+    if (unit === undefined) return null;
+    if (v > TWO63 / unit) return null;
+    v *= unit;
+    if (f > 0n) {
+      v += BigInt(Math.trunc(Number(f) * (Number(unit) / scale)));
+      if (v > TWO63) return null;
+    }
+    d += v;
+    if (d > TWO63) return null;
+  }
+  return d > MAX_NS ? null : d;
+}
+
+/**
+ * durationNs reads a duration as the CLI, the API and config files do: a Go
+ * duration optionally led by whole weeks (w, 7 days) then whole days (d, 24
+ * hours), one sign allowed: 90m, 1d12h, 2w, 1w3d, -1d12h. It returns
+ * nanoseconds as a BigInt, or null.
+ */
+export function durationNs(s) {
+  let rest = goTrim(String(s ?? ''));
+  let neg = false;
+  if (rest !== '' && (rest[0] === '-' || rest[0] === '+')) {
+    neg = rest[0] === '-';
+    rest = rest.slice(1);
+  }
+  let days = 0;
+  let whole = false;
+  for (const [unit, per] of [
+    ['w', 7],
+    ['d', 1],
+  ]) {
+    const i = rest.indexOf(unit);
+    if (i <= 0) continue;
+    const digits = rest.slice(0, i);
+    if (!/^[0-9]+$/.test(digits)) return null;
+    const n = Number(digits);
+    if (n > Math.floor(MAX_DAYS / per) || days + n * per > MAX_DAYS) return null;
+    days += n * per;
+    rest = rest.slice(i + 1);
+    whole = true;
+  }
+  let d = 0n;
+  if (rest !== '' || !whole) {
+    d = goDuration(rest);
+    if (d === null) return null;
+  }
+  const dd = BigInt(days) * 86400n * 1000000000n;
+  if (d > MAX_NS - dd) return null;
+  return neg ? -(dd + d) : dd + d;
+}
+
+/** parseDuration reads a duration as durationNs does, in ms; NaN when it is not one. */
+export function parseDuration(s) {
+  const ns = durationNs(s);
+  return ns === null ? NaN : Number(ns) / 1e6;
+}
+
+/** floorMs turns nanoseconds (BigInt) into whole ms, rounded down as Go's UnixMilli does. */
+function floorMs(ns) {
+  const q = ns / 1000000n;
+  return Number(ns < 0n && q * 1000000n !== ns ? q - 1n : q);
+}
+
+/** daysIn is the number of days of a month (1-12) of a year. */
+function daysIn(year, month) {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/** utcMs is the instant of a UTC date and time, years 0-9999, or NaN when out of range. */
+function utcMs(y, mo, d, h = 0, mi = 0, sec = 0) {
+  if (mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || sec > 59) return NaN;
+  const t = new Date(Date.UTC(2000, 0, 1, h, mi, sec));
+  t.setUTCFullYear(y, mo - 1, d); // Date.UTC takes years 0-99 as 1900-1999
+  return t.getTime();
+}
+
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * resolveTime reads a range bound as the API does (query.ParseTime):
+ * RFC3339 with any fraction, a date alone (midnight UTC), "now", or a
+ * signed duration relative to now as durationNs reads it (-24h, -90m, -7d,
+ * -2w, -1d12h, +15m). It returns ms since the epoch, or NaN.
  */
 export function resolveTime(s, now = Date.now()) {
-  s = String(s ?? '').trim();
+  s = goTrim(String(s ?? ''));
+  if (s === '') return NaN;
   if (s === 'now') return now;
-  const days = /^([+-])(\d+)d$/.exec(s);
-  if (days) return now + (days[1] === '-' ? -1 : 1) * Number(days[2]) * 86400e3;
-  if (/^[+-]/.test(s)) {
-    const body = s.slice(1);
-    const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-    let total = 0;
-    let n = 0;
-    let m;
-    while ((m = re.exec(body))) {
-      total += Number(m[1]) * GO_UNITS[m[2]];
-      n = re.lastIndex;
-    }
-    if (n === 0 || n !== body.length) return NaN;
-    return now + (s[0] === '-' ? -total : total);
+  if (s[0] === '-' || s[0] === '+') {
+    const ns = durationNs(s);
+    return ns === null ? NaN : now + floorMs(ns);
   }
-  return parseTime(s);
+  const date = DATE_ONLY.exec(s);
+  if (date) return utcMs(+date[1], +date[2], +date[3]);
+  const m = RFC3339.exec(s);
+  if (!m) return NaN;
+  const ms = utcMs(+m[1], +m[2], +m[3], +m[4], +m[5], +m[6]);
+  const frac = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
+  let offset = 0;
+  if (m[8]) {
+    const oh = +m[9];
+    const om = +m[10];
+    if (oh > 23 || om > 59) return NaN;
+    offset = (m[8] === '-' ? -1 : 1) * (oh * 60 + om) * 60e3;
+  }
+  return ms + frac - offset;
 }
 
 /** Bucket widths the pages choose from, in ms; each divides a day. */
@@ -360,8 +514,8 @@ export function fmtStep(ms) {
 export function alignedRange(fromStr, toStr, now = Date.now(), maxPoints = MAX_POINTS) {
   const from = resolveTime(fromStr, now);
   const to = resolveTime(toStr, now);
-  if (!Number.isFinite(from)) throw new Error(`bad "from" time ${JSON.stringify(fromStr)}: want RFC3339, now, or relative (-24h, -7d)`);
-  if (!Number.isFinite(to)) throw new Error(`bad "to" time ${JSON.stringify(toStr)}: want RFC3339, now, or relative (-24h, -7d)`);
+  if (!Number.isFinite(from)) throw new Error(`bad "from" time ${JSON.stringify(fromStr)}: want ${TIME_FORMS}`);
+  if (!Number.isFinite(to)) throw new Error(`bad "to" time ${JSON.stringify(toStr)}: want ${TIME_FORMS}`);
   if (!(to > from)) throw new Error(`the range is empty: "from" ${fmtUTC(from)} is not before "to" ${fmtUTC(to)} UTC`);
   const step = chooseStep(to - from, maxPoints);
   const aFrom = Math.floor(from / step) * step;

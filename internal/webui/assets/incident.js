@@ -24,6 +24,7 @@ import {
   resolveTime,
   setRange,
   showError,
+  TIME_FORMS,
 } from './common.js';
 import { makeChart, markerDraw, statusChart, statusLegend } from './charts.js';
 
@@ -104,7 +105,7 @@ async function load() {
   const from = resolveTime(s.from, now);
   const to = resolveTime(s.to, now);
   if (!Number.isFinite(from) || !Number.isFinite(to) || !(to > from)) {
-    showError(`bad window from ${JSON.stringify(s.from)} to ${JSON.stringify(s.to)}: want RFC3339, now, or relative (-24h, -7d), from before to`);
+    showError(`bad window from ${JSON.stringify(s.from)} to ${JSON.stringify(s.to)}: want ${TIME_FORMS}, from before to`);
     return;
   }
   const params = { group: s.group, region: s.region, instance: s.instance, from: isoUTC(from), to: isoUTC(to), format: 'json' };
