@@ -21,6 +21,8 @@ type queryFlags struct {
 	from, to, by, format     string
 	step                     time.Duration
 	window, horizon          time.Duration
+	allowedLag               int64
+	minPolls                 int
 	at                       string
 	tier                     string
 	hasRange, hasStep, hasBy bool

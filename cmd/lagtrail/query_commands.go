@@ -206,26 +206,35 @@ func newQueryStatusCmd(g *globals) *cobra.Command {
 		Long: `status evaluates every selected partition at the last poll of each bucket over
 a sliding --window and prints each group's timeline: intervals [from, to) with
 the group's status (the worst of its partitions), the partitions at that
-status, and the reason. Statuses, best to worst:
+status, and the reason. The rules are Burrow's evaluator's, ported to polled
+offsets (README.md, "query status"). Progress is timed from the later of the
+offset's last change and the last poll with no lag. Statuses, best to worst:
 
   NODATA  no poll in the bucket
-  OK      no lag, or the lag went down in the window
-  WARN    the lag was never zero and never went down in the window
-  REWIND  the consumer offset went back in the window
-  STALL   lag, and the consumer offset unchanged for 3 polls
-  STOP    lag, and no consumer progress for longer than the window`,
+  OK      lag at most --allowed-lag, fewer than --min-polls polls in the
+          window, the lag was zero in the window, or it went down
+  WARN    the lag never went down in the window
+  REWIND  the consumer offset went back and is still short of where it was
+  STALL   lag, and no progress for 3 polls
+  STOP    lag, and no progress for longer than the window, or longer than
+          the window saw progress before it`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f.check = func(time.Time) error {
-				if f.window <= 0 {
+				switch {
+				case f.window <= 0:
 					return usagef("--window must be positive, got %s", f.window)
+				case f.allowedLag < 0:
+					return usagef("--allowed-lag must not be negative, got %d", f.allowedLag)
+				case f.minPolls < 1:
+					return usagef("--min-polls must be at least 1, got %d", f.minPolls)
 				}
 				return nil
 			}
 			return runQuery(cmd, g, f, func(ctx context.Context, e *query.Engine, p parsed, _ time.Time) (*table, error) {
 				ivs, err := e.Status(ctx, query.StatusRequest{
 					Range:  query.Range{Selection: p.sel, From: p.from, To: p.to, Step: f.step},
-					Window: f.window,
+					Window: f.window, AllowedLag: f.allowedLag, MinSamples: f.minPolls,
 				})
 				if err != nil {
 					return nil, err
@@ -236,6 +245,8 @@ status, and the reason. Statuses, best to worst:
 	}
 	f.register(cmd, true, true, false)
 	cliflag.DurationVar(cmd.Flags(), &f.window, "window", query.DefaultStatusWindow, "sliding window each evaluation looks back over")
+	cmd.Flags().Int64Var(&f.allowedLag, "allowed-lag", 0, "lag a partition may have and still count as caught up (Burrow's allowed-lag)")
+	cmd.Flags().IntVar(&f.minPolls, "min-polls", query.DefaultMinSamples, "polls the window must hold before any status worse than OK")
 	return cmd
 }
 

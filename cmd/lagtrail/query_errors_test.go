@@ -69,6 +69,8 @@ func TestQueryExitCodes(t *testing.T) {
 		{"zero drain window", []string{"drain", "--window", "0s"}, []string{"--window must be positive, got 0s"}, true},
 		{"negative horizon", []string{"drain", "--horizon", "-1h"}, []string{"--horizon must not be negative, got -1h0m0s"}, true},
 		{"zero status window", join([]string{"status", "--window", "0s"}, rng), []string{"--window must be positive, got 0s"}, true},
+		{"negative allowed lag", join([]string{"status", "--allowed-lag", "-1"}, rng), []string{"--allowed-lag must not be negative, got -1"}, true},
+		{"zero min polls", join([]string{"status", "--min-polls", "0"}, rng), []string{"--min-polls must be at least 1, got 0"}, true},
 		{"step on events", join([]string{"events", "--step", "1m"}, rng), []string{"unknown flag: --step"}, true},
 		{"argument", []string{"lag", "billing"}, []string{`unknown command "billing"`}, true},
 		{"unknown command", []string{"lags", "--group", "billing"}, []string{`unknown command "lags" for "lagtrail query"; did you mean "lag"?`}, true},

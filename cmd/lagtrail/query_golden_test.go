@@ -389,6 +389,27 @@ func TestQueryFacts(t *testing.T) {
 		}
 	})
 
+	t.Run("status with an allowed lag", func(t *testing.T) {
+		t.Parallel()
+		// billing's lag stays below 5,000 messages per partition, so with
+		// that allowed nothing is worse than OK; the STALL comes back
+		// below its lag of 3,600.
+		status := func(allowed string) map[string]bool {
+			rows := csvRows(t, queryOK(t, dbURL, append([]string{"status"}, join([]string{"--group", "billing"}, goldenRange, []string{"--step", "1m", "--window", "10m", "--allowed-lag", allowed, "--format", "csv"})...)...))
+			seen := map[string]bool{}
+			for _, r := range rows {
+				seen[r["status"]] = true
+			}
+			return seen
+		}
+		if got := status("5000"); len(got) != 1 || !got["OK"] {
+			t.Errorf("--allowed-lag 5000: statuses %v, want only OK", got)
+		}
+		if got := status("1000"); !got["STALL"] {
+			t.Errorf("--allowed-lag 1000: statuses %v, want the STALL still", got)
+		}
+	})
+
 	t.Run("json", func(t *testing.T) {
 		t.Parallel()
 		var doc struct {
