@@ -196,7 +196,7 @@ export function makeChart(el, spec) {
       ready: [
         (u) => {
           const rows = u.root.querySelectorAll('.u-legend .u-series');
-          for (const mi of maxIdx.values()) if (rows[mi]) rows[mi].hidden = true;
+          for (const mi of maxIdx.values()) if (rows[mi]) rows[mi].style.display = 'none';
         },
       ],
     },
