@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/lagtrail/lagtrail/internal/pgtest"
+	"github.com/lagtrail/lagtrail/internal/scenario"
+	"github.com/lagtrail/lagtrail/query"
+	"github.com/lagtrail/lagtrail/store"
+)
+
+// liveScenario: an idle topic that gets a message every few seconds per
+// partition, consumed a second and a half later, and a busy group that
+// stalls for the scenario's second minute (the model steps by the minute).
+const liveScenario = `name: live-idle
+description: idle partitions and a one-minute stall, recorded at 1 s polls
+seed: 3
+poll_interval: 1m
+instances:
+  - id: alikafka_post-cn-live0001
+    region: cn-hangzhou
+    name: live
+    topics:
+      - {name: idle, partitions: 2, rate: 0.3}
+      - {name: busy, partitions: 2, rate: 50}
+    groups:
+      - {id: idle-reader, topics: [idle], capacity: 100, latency: 1500ms}
+      - {id: busy-reader, topics: [busy], capacity: 500}
+incidents:
+  - {kind: stall, group: busy-reader, at: 1m, for: 1m}
+`
+
+// TestLiveIdleAndStall records the scenario live through the SDK at 1 s
+// polls, from before its stall until after the busy group caught up (2 to
+// 3 minutes: the model steps by the minute). The
+// idle partitions, which get a message now and then, must never be worse
+// than OK in query status, nor in the fleet's view at the last poll; the
+// stall (about 60 polls without progress) must be one incident that starts
+// at the stall, peaks at its end and recovers after it.
+func TestLiveIdleAndStall(t *testing.T) {
+	t.Parallel()
+	spec, err := scenario.Parse([]byte(liveScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The model's time zero is on the minute; the stall is its second
+	// minute, 0 to 60 s from now.
+	zero := time.Now().UTC().Truncate(time.Minute)
+	m, err := scenario.New(spec, zero)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, endpoint := startSim(t, m.ServerConfig(nil, nil))
+	l := lagtrail{t: t, dbURL: pgtest.URL(t), secret: e2eSecret}
+	cfg := writeFile(t, "live.yaml", `interval: 1s
+poll_timeout: 900ms
+alibaba:
+  endpoint: "`+endpoint+`"
+  scheme: http
+targets:
+  - region: cn-hangzhou
+    instance: alikafka_post-cn-live0001
+    groups: [idle-reader, busy-reader]
+`)
+	rec := startRecord(t, l, "--config", cfg)
+	stallFrom, stallTo := zero.Add(time.Minute), zero.Add(2*time.Minute)
+	// The model works off the backlog over the next minute, evenly.
+	until := stallTo.Add(75 * time.Second)
+
+	st, err := store.Open(context.Background(), store.Config{DatabaseURL: l.dbURL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// Record until the backlog is gone, however slowly the machine goes.
+	exited := false
+	recorded := waitFor(time.Until(until)+waitLimit, func() bool {
+		select {
+		case <-rec.done:
+			exited = true
+			return true
+		default:
+		}
+		polls, err := st.ReadPolls(context.Background(), store.Range{})
+		return err == nil && len(polls) > 0 && !polls[len(polls)-1].SampledAt.Before(until)
+	})
+	rec.kill()
+	if !recorded || exited {
+		t.Fatalf("no poll after %s (record exited: %v); record's log:\n%s", until.Format(time.RFC3339), exited, rec.log())
+	}
+	e, err := query.New(st, query.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	// Idle: never worse than OK, though its lag was above zero at polls.
+	idle := query.Selection{Group: "idle-reader"}
+	ivs, err := e.Status(ctx, query.StatusRequest{Range: query.Range{Selection: idle, From: zero.Add(10 * time.Second), To: until, Step: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, iv := range ivs {
+		if iv.Status > query.StatusOK {
+			t.Errorf("idle-reader %s to %s: %s (%s)", iv.From.Format(time.TimeOnly), iv.To.Format(time.TimeOnly), iv.Status, iv.Reason)
+		}
+	}
+	h, err := e.History(ctx, query.Range{Selection: idle, From: zero, To: until, Step: time.Minute, By: store.LevelPartition, Tier: query.TierRaw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(h.Rows, func(r query.Row) bool { return r.LagMax != nil && *r.LagMax > 0 }) {
+		t.Error("idle-reader never had lag: the recording does not test the idle case")
+	}
+	fleet, err := e.Fleet(ctx, query.FleetRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range fleet {
+		if g.Group.Group == "idle-reader" && g.Status != "OK" && g.Status != "NODATA" {
+			t.Errorf("fleet: idle-reader %s (%s)", g.Status, g.Reason)
+		}
+	}
+
+	// The stall: one incident from its start to after its end.
+	rep, err := e.Incident(ctx, query.IncidentRequest{Selection: query.Selection{Group: "busy-reader"}, From: zero.Add(10 * time.Second), To: until})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Incidents) != 1 {
+		t.Fatalf("%d incidents, want 1: %+v", len(rep.Incidents), rep.Incidents)
+	}
+	inc := rep.Incidents[0]
+	slack := 3 * rep.PollInterval
+	if inc.Start.Before(stallFrom.Add(-slack)) || inc.Start.After(stallFrom.Add(slack)) ||
+		inc.Peak.Before(stallTo.Add(-slack)) || inc.Peak.After(stallTo.Add(slack)) ||
+		inc.Recovered == nil || !inc.Recovered.After(stallTo) {
+		t.Errorf("incident start %s, peak %s, recovered %v; the stall was %s to %s (polls every %s)",
+			inc.Start.Format(time.TimeOnly), inc.Peak.Format(time.TimeOnly), inc.Recovered, stallFrom.Format(time.TimeOnly), stallTo.Format(time.TimeOnly), rep.PollInterval)
+	}
+	if !slices.ContainsFunc(rep.Statuses, func(iv query.Interval) bool { return iv.Status == query.StatusStall || iv.Status == query.StatusStop }) {
+		t.Errorf("no STALL or STOP in the incident report's statuses: %+v", rep.Statuses)
+	}
+}
