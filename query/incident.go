@@ -39,6 +39,9 @@ type IncidentRequest struct {
 type SeriesPoint struct {
 	At  time.Time `json:"at"`
 	Lag int64     `json:"lag"`
+	// LagMax is the highest lag at a poll the point stands for: Lag when
+	// it is one poll (PollsPerPoint 1), the bucket's peak otherwise.
+	LagMax int64 `json:"lag_max"`
 	// TimeLag is the largest partition time lag, in seconds.
 	TimeLag     *float64 `json:"time_lag_seconds"`
 	TimeLagKind string   `json:"time_lag_kind,omitempty"`
@@ -366,7 +369,10 @@ func pointFrom(a store.BucketAggregate, edges []time.Time) SeriesPoint {
 		p.At = a.LagAt.UTC()
 	}
 	if a.Lag != nil {
-		p.Lag = *a.Lag
+		p.Lag, p.LagMax = *a.Lag, *a.Lag
+	}
+	if a.LagMax != nil {
+		p.LagMax = max(p.LagMax, *a.LagMax)
 	}
 	if a.TimeLag != nil {
 		p.TimeLagKind = a.TimeLagKind.String()

@@ -74,7 +74,14 @@ func describe1(rep *IncidentReport, ep Episode, parts []partitionView, cfg Detec
 	inc := Incident{
 		Start: s[ep.Start].At, StartedBefore: ep.StartedBefore,
 		Detected: s[ep.Detected].At,
-		Peak:     s[ep.Peak].At, PeakLag: s[ep.Peak].Lag,
+		Peak:     s[ep.Peak].At, PeakLag: s[ep.Peak].LagMax,
+	}
+	// With several polls a point, a bucket's peak may be higher than the
+	// lag at the point Episodes found highest.
+	for k := ep.Start; k <= last; k++ {
+		if s[k].LagMax > inc.PeakLag {
+			inc.Peak, inc.PeakLag = s[k].At, s[k].LagMax
+		}
 	}
 	for k := ep.Start; k <= last; k++ {
 		if tl := s[k].TimeLag; tl != nil && (inc.PeakTimeLag == nil || *tl > *inc.PeakTimeLag) {

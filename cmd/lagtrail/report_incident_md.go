@@ -104,7 +104,7 @@ func partitionLagSeries(rep *query.IncidentReport) []chart.Series {
 	for i, ps := range rep.Partitions {
 		rs[i].ps = ps
 		for _, p := range ps.Points {
-			rs[i].peak = max(rs[i].peak, p.Lag)
+			rs[i].peak = max(rs[i].peak, p.LagMax)
 		}
 	}
 	slices.SortStableFunc(rs, func(a, b ranked) int { return int(min(max(b.peak-a.peak, -1), 1)) })
@@ -116,6 +116,11 @@ func partitionLagSeries(rep *query.IncidentReport) []chart.Series {
 			s := chart.Series{Name: r.ps.PartitionRef.String()}
 			for _, p := range r.ps.Points {
 				s.Points = append(s.Points, chart.Point{T: p.At, V: float64(p.Lag)})
+				if rep.PollsPerPoint > 1 {
+					// Each point is the last of several polls: shade up
+					// to their peak.
+					s.Max = append(s.Max, float64(p.LagMax))
+				}
 			}
 			out = append(out, s)
 			continue

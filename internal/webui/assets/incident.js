@@ -189,8 +189,14 @@ function render(rep) {
     yFmt: fmtCount,
     yMin: 0,
     yLabel: 'lag (messages)',
-    data: [series.map((p) => parseTime(p.at) / 1000), series.map((p) => p.lag ?? null)],
-    series: [{ label: 'group lag', color: '#1f2328', width: 1.75 }],
+    // With more polls than points, each point is the last of several
+    // polls: the band up to lag_max shows their peak.
+    data: rep.polls_per_point > 1
+      ? [series.map((p) => parseTime(p.at) / 1000), series.map((p) => p.lag ?? null), series.map((p) => p.lag_max ?? null)]
+      : [series.map((p) => parseTime(p.at) / 1000), series.map((p) => p.lag ?? null)],
+    series: rep.polls_per_point > 1
+      ? [{ label: 'group lag', color: '#1f2328', width: 1.75 }, { label: 'group lag max', maxOf: 0 }]
+      : [{ label: 'group lag', color: '#1f2328', width: 1.75 }],
     draw: markerDraw(marks),
     drawClear: baselineShade,
   });
