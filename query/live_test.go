@@ -1,11 +1,19 @@
-package main
+package query_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+
+	"github.com/lagtrail/lagtrail/ingest"
+	"github.com/lagtrail/lagtrail/internal/alisim"
 	"github.com/lagtrail/lagtrail/internal/pgtest"
 	"github.com/lagtrail/lagtrail/internal/scenario"
 	"github.com/lagtrail/lagtrail/query"
@@ -33,8 +41,8 @@ incidents:
   - {kind: stall, group: busy-reader, at: 1m, for: 1m}
 `
 
-// TestLiveIdleAndStall records the scenario live through the SDK at 1 s
-// polls, from before its stall until after the busy group caught up (2 to
+// TestLiveIdleAndStall records the scenario live through the SDK (an
+// ingest.Recorder against internal/alisim) at 1 s polls, from before its stall until after the busy group caught up (2 to
 // 3 minutes: the model steps by the minute). The
 // idle partitions, which get a message now and then, must never be worse
 // than OK in query status, nor in the fleet's view at the last poll; the
@@ -53,43 +61,52 @@ func TestLiveIdleAndStall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, endpoint := startSim(t, m.ServerConfig(nil, nil))
-	l := lagtrail{t: t, dbURL: pgtest.URL(t), secret: e2eSecret}
-	cfg := writeFile(t, "live.yaml", `interval: 1s
-poll_timeout: 900ms
-alibaba:
-  endpoint: "`+endpoint+`"
-  scheme: http
-targets:
-  - region: cn-hangzhou
-    instance: alikafka_post-cn-live0001
-    groups: [idle-reader, busy-reader]
-`)
-	rec := startRecord(t, l, "--config", cfg)
+	const keyID, secret = "LTAI5tLiveTestKey", "live-test-secret"
+	simCfg := m.ServerConfig(map[string]string{keyID: secret}, nil)
+	sim, err := alisim.New(simCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	_, st := engineOn(t, pgtest.URL(t))
+	rec, err := ingest.New(ingest.Config{
+		Interval:    time.Second,
+		PollTimeout: 900 * time.Millisecond,
+		Alibaba: ingest.AlibabaConfig{
+			Endpoint: strings.TrimPrefix(srv.URL, "http://"), Scheme: "http",
+			Credentials: credentials.NewStaticAKCredentialsProvider(keyID, secret),
+		},
+		Targets: []ingest.Target{{Region: "cn-hangzhou", Instance: "alikafka_post-cn-live0001", Groups: []string{"idle-reader", "busy-reader"}}},
+	}, st, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rec.Close)
+	runCtx, stopRun := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- rec.Run(runCtx) }()
 	stallFrom, stallTo := zero.Add(time.Minute), zero.Add(2*time.Minute)
 	// The model works off the backlog over the next minute, evenly.
 	until := stallTo.Add(75 * time.Second)
 
-	st, err := store.Open(context.Background(), store.Config{DatabaseURL: l.dbURL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	// Record until the backlog is gone, however slowly the machine goes.
-	exited := false
-	recorded := waitFor(time.Until(until)+waitLimit, func() bool {
+	deadline := time.Now().Add(time.Until(until) + 3*time.Minute)
+	for recorded := false; !recorded; {
 		select {
-		case <-rec.done:
-			exited = true
-			return true
-		default:
+		case err := <-ran:
+			t.Fatalf("the recorder stopped: %v", err)
+		case <-time.After(200 * time.Millisecond):
 		}
 		polls, err := st.ReadPolls(context.Background(), store.Range{})
-		return err == nil && len(polls) > 0 && !polls[len(polls)-1].SampledAt.Before(until)
-	})
-	rec.kill()
-	if !recorded || exited {
-		t.Fatalf("no poll after %s (record exited: %v); record's log:\n%s", until.Format(time.RFC3339), exited, rec.log())
+		recorded = err == nil && len(polls) > 0 && !polls[len(polls)-1].SampledAt.Before(until)
+		if !recorded && time.Now().After(deadline) {
+			t.Fatalf("no poll after %s by %s", until.Format(time.RFC3339), deadline.Format(time.RFC3339))
+		}
+	}
+	stopRun()
+	if err := <-ran; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("recorder: %v", err)
 	}
 	e, err := query.New(st, query.Config{}, nil)
 	if err != nil {
