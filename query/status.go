@@ -155,8 +155,10 @@ func evaluate(st store.PartitionState, r Rules) verdict {
 	// ran is how long the window saw the consumer progress before it
 	// stopped.
 	ran := st.UnchangedSince.Sub(st.WindowStart)
+	// lower: progress stopped before everything read.
+	lower := st.SinceIsLowerBound && !caughtUp
 	since := progress.Format(time.RFC3339)
-	if st.SinceIsLowerBound && !caughtUp {
+	if lower {
 		since = "before " + since
 	}
 	switch {
@@ -168,11 +170,11 @@ func evaluate(st store.PartitionState, r Rules) verdict {
 	case st.Samples < r.minSamples():
 		return verdict{status: StatusOK, reason: fmt.Sprintf("only %d polls in the last %s", st.Samples, window)}
 	case stuck > window || (!caughtUp && !st.SinceIsLowerBound && stuck > ran):
-		return verdict{status: StatusStop, reason: fmt.Sprintf("no consumer progress since %s (%s) with lag %d", since, stuck.Round(time.Second), st.Lag), since: progress, before: st.SinceIsLowerBound && !caughtUp}
+		return verdict{status: StatusStop, reason: fmt.Sprintf("no consumer progress since %s (%s) with lag %d", since, stuck.Round(time.Second), st.Lag), since: progress, before: lower}
 	case st.Rewound > 0 && st.Consumer < st.RewindFrom:
 		return verdict{status: StatusRewind, reason: fmt.Sprintf("consumer offset went back %d messages in the last %s and is %d short of where it was", st.Rewound, window, st.RewindFrom-st.Consumer)}
 	case stuckSamples >= StallSamples:
-		return verdict{status: StatusStall, reason: fmt.Sprintf("consumer offset %d unchanged with lag for %d polls since %s (lag %d)", st.Consumer, stuckSamples, since, st.Lag), since: progress, before: st.SinceIsLowerBound && !caughtUp}
+		return verdict{status: StatusStall, reason: fmt.Sprintf("consumer offset %d unchanged with lag for %d polls since %s (lag %d)", st.Consumer, stuckSamples, since, st.Lag), since: progress, before: lower}
 	case st.LagMin <= r.AllowedLag:
 		if st.LagMin == 0 {
 			return verdict{status: StatusOK, reason: "lag was zero in the window"}
