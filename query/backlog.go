@@ -1,10 +1,6 @@
 package query
 
-import (
-	"time"
-
-	"github.com/lagtrail/lagtrail/store"
-)
+import "github.com/lagtrail/lagtrail/store"
 
 // BacklogSeconds is how far behind, in seconds of current production, a
 // group must be for its lag to be a backlog: store.DefaultBacklog's, the
@@ -19,22 +15,4 @@ func IsBacklog(lag int64, produce *float64) bool {
 		p = *produce
 	}
 	return store.DefaultBacklog.Exceeds(float64(lag), p)
-}
-
-// JudgeDrain is the one drain rule of every surface (query drain, the fleet
-// and its page, the demo): whether lag is a backlog at production rate
-// produce (IsBacklog), and its ETA: 0 without a backlog (the consumer keeps
-// up), lag / -slope while a backlog drains at slope messages per second
-// (DrainETA), nil when a backlog is not draining or slope is unknown.
-func JudgeDrain(lag int64, produce, slope *float64) (backlog bool, eta *time.Duration) {
-	if !IsBacklog(lag, produce) {
-		zero := time.Duration(0)
-		return false, &zero
-	}
-	if slope != nil {
-		if d, ok := DrainETA(float64(lag), *slope); ok {
-			return true, &d
-		}
-	}
-	return true, nil
 }

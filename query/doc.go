@@ -24,8 +24,8 @@
 //   - CapacityReport: production profile and growth, observed capacity and
 //     its confidence, headroom, projection and a replayed worst burst, per
 //     group, from one aggregate over the hourly rollups.
-//   - Fleet: every group now, from the store's status view, with its
-//     backlog and ETA judged by JudgeDrain, as Drain judges them.
+//   - Fleet: every group now, from the store's status view, with its ETA
+//     judged as Top judges it (JudgeBacklog).
 //   - Incident: every poll of one group over a range, the incidents in it
 //     (Episodes, against the Normal of the baseline before it) and what went
 //     with each: timeline, affected partitions, cause, failed polls.

@@ -111,9 +111,18 @@ func DrainFrom(a store.BucketAggregate, at time.Time, window, horizon time.Durat
 		// Lag cannot go below zero; a line can.
 		p := max(f.Predict(at.Add(horizon)), 0)
 		d.PredictedLag = &p
+		if a.Lag != nil {
+			if eta, ok := DrainETA(float64(*a.Lag), *a.LagSlope); ok {
+				d.ETA = &eta
+			}
+		}
 	}
 	if a.Lag != nil {
-		d.Backlog, d.ETA = JudgeDrain(*a.Lag, a.ProduceRate, a.LagSlope)
+		d.Backlog = IsBacklog(*a.Lag, a.ProduceRate)
+		if !d.Backlog {
+			zero := time.Duration(0)
+			d.ETA = &zero
+		}
 	}
 	return d
 }

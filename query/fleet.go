@@ -37,20 +37,21 @@ func (e *Engine) Fleet(ctx context.Context, req FleetRequest) ([]FleetGroup, err
 	return out, nil
 }
 
-// JudgeBacklog judges r's lag and ETA with JudgeDrain, the rule query
-// drain applies, from r's lag, production rate and slope. A group with no
-// lag figure has no backlog and no ETA.
+// JudgeBacklog decides whether r's lag is a backlog (IsBacklog). Without a
+// backlog the ETA is 0, as in Drain and Top; with one, it is r's (nil when
+// the lag is not draining). A group with no lag figure has no backlog and
+// no ETA.
 func JudgeBacklog(r store.FleetRow) FleetGroup {
 	g := FleetGroup{FleetRow: r}
-	g.ETA = nil
 	if r.Lag == nil {
+		g.ETA = nil
 		return g
 	}
-	backlog, eta := JudgeDrain(*r.Lag, r.ProduceRate, r.Slope)
-	g.Backlog = backlog
-	if eta != nil {
-		secs := eta.Seconds()
-		g.ETA = &secs
+	if !IsBacklog(*r.Lag, r.ProduceRate) {
+		zero := 0.0
+		g.ETA = &zero
+		return g
 	}
+	g.Backlog = true
 	return g
 }
