@@ -2,7 +2,9 @@ package deploy
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +22,11 @@ import (
 // them, and checks that partition_status's last_status is what
 // query.Evaluate says at each group's last poll, partition by partition.
 // It also checks that the histories reach every status, so that the
-// agreement is not over OK alone.
+// agreement is not over OK alone. A third of the groups have an allowed lag
+// from a status rule, which both must apply. And it checks the eta_s of
+// partition_status and group_status against store.DefaultBacklog, the
+// backlog rule of query drain and query fleet, over the views' own lag,
+// production rate and slope.
 func TestStatusViewMatchesEvaluateOnRandomHistories(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -98,6 +104,13 @@ func TestStatusViewMatchesEvaluateOnRandomHistories(t *testing.T) {
 	if _, err := st.WritePolls(ctx, polls); err != nil {
 		t.Fatal(err)
 	}
+	var rules []store.StatusRule
+	for gi := 0; gi < groups; gi += 3 {
+		rules = append(rules, store.StatusRule{Region: "cn-hangzhou", Instance: "alikafka-random", Group: fmt.Sprintf("random-%02d", gi), AllowedLag: int64(100 + 20*gi)})
+	}
+	if err := st.SetStatusRules(ctx, rules); err != nil {
+		t.Fatal(err)
+	}
 
 	type key struct {
 		group string
@@ -105,18 +118,32 @@ func TestStatusViewMatchesEvaluateOnRandomHistories(t *testing.T) {
 	}
 	view := map[key]string{}
 	evaluatedAt := map[string]time.Time{}
+	withinAllowed := 0
+	etas := 0
 	err = asReader(ctx, pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT consumer_group, partition, last_status, evaluated_at FROM lagtrail.partition_status WHERE instance_id = 'alikafka-random'`)
+		rows, err := tx.Query(ctx, `SELECT consumer_group, partition, last_status, evaluated_at, reason, lag, produce_rate, lag_slope, eta_s FROM lagtrail.partition_status WHERE instance_id = 'alikafka-random'
+UNION ALL SELECT consumer_group, -1, last_status, evaluated_at, reason, lag, produce_rate, lag_slope, eta_s FROM lagtrail.group_status WHERE instance_id = 'alikafka-random'`)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var g, s string
+			var g, s, reason string // reason says "no poll since" on this old history
 			var p int32
 			var at time.Time
-			if err := rows.Scan(&g, &p, &s, &at); err != nil {
+			var lag int64
+			var produce, slope, eta *float64
+			if err := rows.Scan(&g, &p, &s, &at, &reason, &lag, &produce, &slope, &eta); err != nil {
 				return err
+			}
+			if want := backlogETA(lag, produce, slope); !sameSeconds(eta, want) {
+				t.Errorf("%s/%d: eta_s %v, want %v by the backlog rule (lag %d, produce %v/s, slope %v/s)", g, p, show(eta), show(want), lag, show(produce), show(slope))
+			}
+			if eta != nil && *eta > 0 {
+				etas++
+			}
+			if p < 0 {
+				continue
 			}
 			view[key{g, p}], evaluatedAt[g] = s, at
 		}
@@ -124,6 +151,9 @@ func TestStatusViewMatchesEvaluateOnRandomHistories(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if etas == 0 {
+		t.Error("no row has a positive ETA: the histories do not test the drain ETA")
 	}
 	if len(view) != groups*partitions {
 		t.Fatalf("partition_status has %d rows, want %d", len(view), groups*partitions)
@@ -145,6 +175,9 @@ func TestStatusViewMatchesEvaluateOnRandomHistories(t *testing.T) {
 			}
 			status, why := query.Evaluate(s, query.Rules{Window: statusWindow})
 			seen[status]++
+			if strings.Contains(why, "within the allowed") {
+				withinAllowed++
+			}
 			if got := view[key{name, s.Partition}]; got != status.String() {
 				t.Errorf("%s/%d at %s: view %s, query.Evaluate %s (%s)", name, s.Partition, at.Format(time.TimeOnly), got, status, why)
 			}
@@ -155,5 +188,44 @@ func TestStatusViewMatchesEvaluateOnRandomHistories(t *testing.T) {
 			t.Errorf("no partition ended %s: the histories do not test it (%v)", s, seen)
 		}
 	}
-	t.Logf("statuses compared: %v", seen)
+	if withinAllowed == 0 {
+		t.Error("no partition is OK by its allowed lag: the histories do not test the status rules")
+	}
+	t.Logf("statuses compared: %v; %d rows within the allowed lag, %d with a positive ETA", seen, withinAllowed, etas)
+}
+
+// backlogETA is the drain ETA by store.DefaultBacklog: 0 when the lag is no
+// backlog at the production rate, lag / -slope when a backlog drains, nil
+// when it does not.
+func backlogETA(lag int64, produce, slope *float64) *float64 {
+	p := 0.0
+	if produce != nil {
+		p = *produce
+	}
+	switch {
+	case !store.DefaultBacklog.Exceeds(float64(lag), p):
+		zero := 0.0
+		return &zero
+	case slope != nil && *slope < 0:
+		v := float64(lag) / -*slope
+		return &v
+	}
+	return nil
+}
+
+// sameSeconds reports whether two ETAs agree: both nil, or within a
+// millionth.
+func sameSeconds(a, b *float64) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return math.Abs(*a-*b) <= 1e-6*math.Max(1, math.Abs(*b))
+}
+
+// show prints a float pointer as its value or "none".
+func show(v *float64) string {
+	if v == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%.3f", *v)
 }

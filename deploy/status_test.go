@@ -297,15 +297,15 @@ func compareDrain(t *testing.T, name string, r statusRow, a store.BucketAggregat
 	if !near(r.LagSlope, a.LagSlope) {
 		t.Errorf("%s: lag slope %v, store %v", name, deref(r.LagSlope), deref(a.LagSlope))
 	}
+	// The ETA of lagtrail query drain, with its backlog rule: 0 when the
+	// lag is no backlog.
 	var eta *float64
-	if a.Lag != nil && a.LagSlope != nil {
-		if d, ok := query.DrainETA(float64(*a.Lag), *a.LagSlope); ok {
-			s := d.Seconds()
-			eta = &s
-		}
+	if d := query.DrainFrom(a, r.EvaluatedAt, statusWindow, 0); d.ETA != nil {
+		s := d.ETA.Seconds()
+		eta = &s
 	}
 	if !near(r.ETA, eta) {
-		t.Errorf("%s: drain ETA %v s, query.DrainETA %v s", name, deref(r.ETA), deref(eta))
+		t.Errorf("%s: drain ETA %v s, query drain %v s", name, deref(r.ETA), deref(eta))
 	}
 	if !near(r.ConsumeRate, a.ConsumeRate) || !near(r.ProduceRate, a.ProduceRate) {
 		t.Errorf("%s: rates %v consumed/s, %v produced/s; store %v, %v", name,

@@ -30,7 +30,7 @@ var contractViews = []string{
 	"partition_offsets", "polls", "rebalances", "partition_samples", "group_names", "topic_names",
 	"group_lag_hourly", "group_rates_hourly", "group_lag_daily", "group_rates_daily",
 	"partition_rates_hourly", "partition_lag_hourly", "partition_daily_summary",
-	"partition_status", "group_status",
+	"partition_status", "group_status", "group_rules",
 }
 
 const (
@@ -453,10 +453,11 @@ WHERE c.relnamespace = $2::regnamespace AND r.rolname = $1`, role, migrations.Sc
 var grants000002 = []string{"partition_offsets SELECT", "polls SELECT", "rebalances SELECT", "schema USAGE"}
 
 // wantGrants is what the reader holds in one database at the latest
-// version: 000003, 000004, 000005 and 000007 add the views they create.
+// version: 000003, 000004, 000005, 000007 and 000009 add the views they
+// create.
 var wantGrants = []string{
 	"group_lag_daily SELECT", "group_lag_hourly SELECT", "group_names SELECT", "group_rates_daily SELECT",
-	"group_rates_hourly SELECT", "group_status SELECT", "partition_daily_summary SELECT", "partition_lag_hourly SELECT",
+	"group_rates_hourly SELECT", "group_rules SELECT", "group_status SELECT", "partition_daily_summary SELECT", "partition_lag_hourly SELECT",
 	"partition_offsets SELECT", "partition_rates_hourly SELECT", "partition_samples SELECT", "partition_status SELECT",
 	"polls SELECT", "rebalances SELECT", "recorder_assignments SELECT", "recorder_status SELECT",
 	"schema USAGE", "topic_names SELECT",

@@ -146,7 +146,7 @@ func TestBurrowEvaluatorCases(t *testing.T) {
 		ivs, err := e.Status(ctx, query.StatusRequest{
 			Range:      query.Range{Selection: query.Selection{Group: g.Group}, From: now.Add(-time.Second), To: now.Add(time.Second), Step: 2 * time.Second},
 			Window:     now.Sub(at(first)),
-			AllowedLag: c.allowed,
+			AllowedLag: &c.allowed,
 		})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)

@@ -49,13 +49,23 @@ type Rules struct {
 	// Window is the sliding window each evaluation looks back over. It
 	// must be positive.
 	Window time.Duration
-	// AllowedLag is the lag a partition may have and still count as
-	// caught up (Burrow's allowed-lag). Default 0.
-	AllowedLag int64
+	// AllowedLag, when set, is the lag a partition may have and still
+	// count as caught up (Burrow's allowed-lag), for every group. Nil uses
+	// each group's own, from the targets of the recorder's config
+	// (store.PartitionState.AllowedLag; 0 unless set there).
+	AllowedLag *int64
 	// MinSamples is how many polls the window must hold before any verdict
 	// worse than OK (Burrow's minimum-complete, counted in polls).
 	// Default DefaultMinSamples; negative is refused by callers.
 	MinSamples int
+}
+
+// allowedLag returns the allowed lag of the partition in state st.
+func (r Rules) allowedLag(st store.PartitionState) int64 {
+	if r.AllowedLag != nil {
+		return *r.AllowedLag
+	}
+	return st.AllowedLag
 }
 
 func (r Rules) minSamples() int {
@@ -107,7 +117,8 @@ func (s *Status) UnmarshalText(b []byte) error {
 // caught up and then got a message has made no progress to speak of. The
 // rules, first match wins:
 //
-//   - OK: the lag is at most r.AllowedLag now.
+//   - OK: the lag is at most the allowed lag now (r.AllowedLag, or the
+//     group's own, st.AllowedLag).
 //   - OK: the window holds fewer than r.MinSamples polls.
 //   - STOP: no progress for longer than the window; or, when the consumer
 //     was not caught up since its last progress and that progress was
@@ -118,7 +129,7 @@ func (s *Status) UnmarshalText(b []byte) error {
 //     short of where it went back from (a rewind that caught up is
 //     forgiven).
 //   - STALL: StallSamples polls or more with lag and no progress.
-//   - OK: the lag was at most r.AllowedLag at some poll in the window.
+//   - OK: the lag was at most the allowed lag at some poll in the window.
 //   - WARN: the window holds WarnSamples polls or more and the lag never
 //     went down between two of them.
 //   - OK otherwise.
@@ -157,16 +168,17 @@ func evaluate(st store.PartitionState, r Rules) verdict {
 	ran := st.UnchangedSince.Sub(st.WindowStart)
 	// lower: progress stopped before everything read.
 	lower := st.SinceIsLowerBound && !caughtUp
+	allowed := r.allowedLag(st)
 	since := progress.Format(time.RFC3339)
 	if lower {
 		since = "before " + since
 	}
 	switch {
-	case st.Lag <= r.AllowedLag:
+	case st.Lag <= allowed:
 		if st.Lag == 0 {
 			return verdict{status: StatusOK, reason: "no lag"}
 		}
-		return verdict{status: StatusOK, reason: fmt.Sprintf("lag %d within the allowed %d", st.Lag, r.AllowedLag)}
+		return verdict{status: StatusOK, reason: fmt.Sprintf("lag %d within the allowed %d", st.Lag, allowed)}
 	case st.Samples < r.minSamples():
 		return verdict{status: StatusOK, reason: fmt.Sprintf("only %d polls in the last %s", st.Samples, window)}
 	case stuck > window || (!caughtUp && !st.SinceIsLowerBound && stuck > ran):
@@ -175,11 +187,11 @@ func evaluate(st store.PartitionState, r Rules) verdict {
 		return verdict{status: StatusRewind, reason: fmt.Sprintf("consumer offset went back %d messages in the last %s and is %d short of where it was", st.Rewound, window, st.RewindFrom-st.Consumer)}
 	case stuckSamples >= StallSamples:
 		return verdict{status: StatusStall, reason: fmt.Sprintf("consumer offset %d unchanged with lag for %d polls since %s (lag %d)", st.Consumer, stuckSamples, since, st.Lag), since: progress, before: lower}
-	case st.LagMin <= r.AllowedLag:
+	case st.LagMin <= allowed:
 		if st.LagMin == 0 {
 			return verdict{status: StatusOK, reason: "lag was zero in the window"}
 		}
-		return verdict{status: StatusOK, reason: fmt.Sprintf("lag was within the allowed %d in the window", r.AllowedLag)}
+		return verdict{status: StatusOK, reason: fmt.Sprintf("lag was within the allowed %d in the window", allowed)}
 	case st.Samples >= WarnSamples && st.LagDecreases == 0:
 		return verdict{status: StatusWarn, reason: fmt.Sprintf("lag never went down in the last %s: %d to %d", window, st.LagFirst, st.Lag)}
 	}
@@ -216,7 +228,7 @@ type StatusRequest struct {
 	// Default 15m.
 	Window time.Duration
 	// AllowedLag and MinSamples are those of Rules.
-	AllowedLag int64
+	AllowedLag *int64
 	MinSamples int
 }
 
@@ -234,8 +246,8 @@ func (r Rules) validate() error {
 	switch {
 	case r.Window <= 0:
 		return fmt.Errorf("%w: window must be positive, got %s", ErrInvalidRequest, r.Window)
-	case r.AllowedLag < 0:
-		return fmt.Errorf("%w: allowed lag must not be negative, got %d", ErrInvalidRequest, r.AllowedLag)
+	case r.AllowedLag != nil && *r.AllowedLag < 0:
+		return fmt.Errorf("%w: allowed lag must not be negative, got %d", ErrInvalidRequest, *r.AllowedLag)
 	case r.MinSamples < 0:
 		return fmt.Errorf("%w: minimum polls must not be negative, got %d", ErrInvalidRequest, r.MinSamples)
 	}

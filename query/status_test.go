@@ -101,7 +101,38 @@ func TestEvaluate(t *testing.T) {
 			s.LagMin, s.UnchangedSamples, s.UnchangedSince = 60, 2, s.At.Add(-time.Minute)
 		}, allowed: 99, want: query.StatusOK, reason: "within the allowed 99 in the window"},
 	} {
-		got, why := query.Evaluate(state(20, tc.mod), query.Rules{Window: w, AllowedLag: tc.allowed})
+		got, why := query.Evaluate(state(20, tc.mod), query.Rules{Window: w, AllowedLag: &tc.allowed})
+		if got != tc.want || !strings.Contains(why, tc.reason) {
+			t.Errorf("%s: %s %q, want %s containing %q", tc.name, got, why, tc.want, tc.reason)
+		}
+	}
+}
+
+// TestEvaluateGroupAllowedLag checks where the allowed lag comes from: the
+// group's own (the recorder's config, in the state) unless the rules set
+// one for every group, which wins either way.
+func TestEvaluateGroupAllowedLag(t *testing.T) {
+	t.Parallel()
+	stuck := func(groupAllowed int64) store.PartitionState {
+		return state(20, func(s *store.PartitionState) {
+			s.UnchangedSamples, s.UnchangedSince, s.AllowedLag = 16, s.At.Add(-16*time.Minute), groupAllowed
+		})
+	}
+	zero, big := int64(0), int64(500)
+	for _, tc := range []struct {
+		name   string
+		st     store.PartitionState
+		rule   *int64
+		want   query.Status
+		reason string
+	}{
+		{"no allowed lag anywhere", stuck(0), nil, query.StatusStop, "no consumer progress"},
+		{"the group's own allowed lag", stuck(100), nil, query.StatusOK, "lag 100 within the allowed 100"},
+		{"the group's own is too small", stuck(99), nil, query.StatusStop, "no consumer progress"},
+		{"a rule for every group overrides the group's", stuck(100), &zero, query.StatusStop, "no consumer progress"},
+		{"a larger rule for every group", stuck(0), &big, query.StatusOK, "lag 100 within the allowed 500"},
+	} {
+		got, why := query.Evaluate(tc.st, query.Rules{Window: 15 * time.Minute, AllowedLag: tc.rule})
 		if got != tc.want || !strings.Contains(why, tc.reason) {
 			t.Errorf("%s: %s %q, want %s containing %q", tc.name, got, why, tc.want, tc.reason)
 		}

@@ -299,4 +299,8 @@ type PartitionState struct {
 	// RewindFrom is the highest consumer offset a rewind in the window
 	// went back from; 0 without a rewind.
 	RewindFrom int64
+	// AllowedLag is the group's allowed lag, from its status rule
+	// (StatusRule; lagtrail.group_rules): 0 unless the recorder's config
+	// sets one.
+	AllowedLag int64
 }

@@ -111,6 +111,7 @@ func (s *Store) PartitionStates(ctx context.Context, q AggregateQuery) ([]Partit
 			WindowStart:       r.WindowStart.UTC(),
 			RewindFrom:        r.RewindFrom,
 			SinceCaughtUp:     r.SinceCaughtUp,
+			AllowedLag:        r.AllowedLag,
 		}
 		if r.CaughtUpAt != nil {
 			out[i].CaughtUpAt = r.CaughtUpAt.UTC()
@@ -278,6 +279,7 @@ type (
 		WindowStart       time.Time  `db:"window_start"`
 		RewindFrom        int64      `db:"rewind_from"`
 		SinceCaughtUp     int        `db:"since_caught_up"`
+		AllowedLag        int64      `db:"allowed_lag"`
 	}
 )
 

@@ -94,9 +94,11 @@ SELECT r.name AS region, i.instance_id, cg.name AS consumer_group, tn.name AS to
        fe.rn - coalesce(fe.changed_rn, 1) + 1 AS unchanged_samples,
        fe.changed_at IS NULL AS since_is_lower_bound,
        fe.caught_up_at, coalesce(fe.rn - fe.caught_up_rn, 0) AS since_caught_up,
-       fe.window_start_w AS window_start, fe.rewind_from_w AS rewind_from
+       fe.window_start_w AS window_start, fe.rewind_from_w AS rewind_from,
+       gr.allowed_lag
 FROM fe
 JOIN lagtrail.consumer_groups cg ON cg.group_key = fe.g
+JOIN lagtrail.group_rules gr ON gr.group_key = fe.g
 JOIN lagtrail.instances i ON i.instance_key = cg.instance_key
 JOIN lagtrail.regions r ON r.region_key = i.region_key
 JOIN lagtrail.topics tn ON tn.topic_key = fe.tp
