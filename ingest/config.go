@@ -118,6 +118,31 @@ type Target struct {
 	// Groups lists consumer groups to poll. Empty discovers every group of
 	// the instance with GetConsumerList.
 	Groups []string
+	// AllowedLag, when set, is the lag a partition of the target's groups
+	// may have and still count as caught up (Burrow's allowed-lag) in every
+	// status lagtrail gives. The recorder stores it as a status rule when
+	// it starts (StatusRules); nil leaves the target's groups to a broader
+	// target's rule, else 0.
+	AllowedLag *int64
+}
+
+// StatusRules returns the status rules of the targets that set an allowed
+// lag: one per listed group, or one for the target's instance or region.
+func (c Config) StatusRules() []store.StatusRule {
+	var out []store.StatusRule
+	for _, t := range c.Targets {
+		if t.AllowedLag == nil {
+			continue
+		}
+		if len(t.Groups) == 0 {
+			out = append(out, store.StatusRule{Region: t.Region, Instance: t.Instance, AllowedLag: *t.AllowedLag})
+			continue
+		}
+		for _, g := range t.Groups {
+			out = append(out, store.StatusRule{Region: t.Region, Instance: t.Instance, Group: g, AllowedLag: *t.AllowedLag})
+		}
+	}
+	return out
 }
 
 // DefaultPollTimeout is the PollTimeout used when it is zero: the smaller of
@@ -221,6 +246,9 @@ func (c Config) Validate() error {
 		}
 		if t.Instance == "" && len(t.Groups) > 0 {
 			return bad("targets[%d]: groups need an instance", i)
+		}
+		if t.AllowedLag != nil && *t.AllowedLag < 0 {
+			return bad("targets[%d]: allowed lag must not be negative, got %d", i, *t.AllowedLag)
 		}
 		seen := map[string]bool{}
 		for _, g := range t.Groups {

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,8 @@ func TestConfigValidate(t *testing.T) {
 		{"duplicate group", func(c *Config) { c.Targets[0].Groups = []string{"a", "a"} }, "listed twice"},
 		{"empty group", func(c *Config) { c.Targets[0].Groups = []string{" "} }, "empty group"},
 		{"region only discovers", func(c *Config) { c.Targets[0].Instance = ""; c.Targets[0].Groups = nil }, ""},
+		{"negative allowed lag", func(c *Config) { v := int64(-5); c.Targets[0].AllowedLag = &v }, "targets[0]: allowed lag must not be negative, got -5"},
+		{"zero allowed lag", func(c *Config) { v := int64(0); c.Targets[0].AllowedLag = &v }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,5 +74,24 @@ func TestDefaultPollTimeoutIsShorterThanInterval(t *testing.T) {
 		if c.PollTimeout <= 0 || c.PollTimeout >= iv {
 			t.Errorf("interval %s: default poll timeout %s is not in (0, interval)", iv, c.PollTimeout)
 		}
+	}
+}
+
+// TestStatusRules checks that each target setting an allowed lag gives one
+// rule per listed group, or one for its instance or region, and that a
+// target without one gives none.
+func TestStatusRules(t *testing.T) {
+	t.Parallel()
+	lag := func(v int64) *int64 { return &v }
+	c := Config{Targets: []Target{
+		{Region: "cn-hangzhou", AllowedLag: lag(100)},
+		{Region: "cn-hangzhou", Instance: "i-1", AllowedLag: lag(0)},
+		{Region: "cn-hangzhou", Instance: "i-2", Groups: []string{"a", "b"}, AllowedLag: lag(7)},
+		{Region: "cn-shanghai", Instance: "i-3"},
+	}}
+	got := fmt.Sprint(c.StatusRules())
+	want := "[{cn-hangzhou   100} {cn-hangzhou i-1  0} {cn-hangzhou i-2 a 7} {cn-hangzhou i-2 b 7}]"
+	if got != want {
+		t.Errorf("StatusRules() = %s, want %s", got, want)
 	}
 }

@@ -27,6 +27,9 @@ type Writer interface {
 	Upkeep(ctx context.Context, cfg store.UpkeepConfig, now time.Time) (store.UpkeepResult, error)
 	// RefreshRollups brings the rollups up to date with the polls written.
 	RefreshRollups(ctx context.Context) (store.RollupResult, error)
+	// SetStatusRules replaces the stored status rules with those of the
+	// config (Config.StatusRules).
+	SetStatusRules(ctx context.Context, rules []store.StatusRule) error
 }
 
 // writeTimeout bounds one WritePolls call.
@@ -109,6 +112,10 @@ func (r *Recorder) Run(ctx context.Context) error {
 		r.keepRollups(ctx)
 		return nil
 	})
+	eg.Go(func() error {
+		r.storeStatusRules(ctx)
+		return nil
+	})
 	for i, t := range r.cfg.Targets {
 		eg.Go(func() error {
 			r.discoverLoop(ctx, i, t, sup)
@@ -176,6 +183,9 @@ func (r *Recorder) RunOnce(ctx context.Context) (OnceResult, error) {
 	var res OnceResult
 	if _, err := r.w.Upkeep(ctx, r.cfg.Upkeep, r.cfg.Now().UTC()); err != nil {
 		r.log.Warn("storage upkeep", slog.Any("err", err))
+	}
+	if err := r.w.SetStatusRules(ctx, r.cfg.StatusRules()); err != nil {
+		r.log.Warn("store status rules", slog.Any("err", err))
 	}
 	seen := map[store.GroupRef]bool{}
 	var groups []store.GroupRef
@@ -340,6 +350,31 @@ func (r *Recorder) keepPartitions(ctx context.Context) {
 			return
 		case <-time.After(r.cfg.UpkeepInterval):
 		}
+	}
+}
+
+// storeStatusRules stores the config's status rules, retrying with backoff
+// until the database takes them: the status every reader gives follows
+// them from then on.
+func (r *Recorder) storeStatusRules(ctx context.Context) {
+	rules := r.cfg.StatusRules()
+	wait := time.Second
+	for {
+		err := r.w.SetStatusRules(ctx, rules)
+		if err == nil {
+			r.log.Debug("stored status rules", slog.Int("rules", len(rules)))
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.Warn("store status rules", slog.Any("err", err), slog.Duration("retry_in", wait))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Minute)
 	}
 }
 

@@ -70,6 +70,8 @@ type targetYAML struct {
 	Region   string   `yaml:"region"`
 	Instance string   `yaml:"instance"`
 	Groups   []string `yaml:"groups"`
+	// AllowedLag is the target's status rule (ingest.Target.AllowedLag).
+	AllowedLag *int64 `yaml:"allowed_lag"`
 }
 
 // duration is a time.Duration written as "60s", "5m" or "7d" in YAML.
@@ -139,7 +141,7 @@ func (c *fileConfig) ingestConfig() (ingest.Config, error) {
 		out.Alibaba.ClientsPerRegion = *c.Alibaba.ClientsPerRegion
 	}
 	for _, t := range c.Targets {
-		out.Targets = append(out.Targets, ingest.Target{Region: t.Region, Instance: t.Instance, Groups: t.Groups})
+		out.Targets = append(out.Targets, ingest.Target{Region: t.Region, Instance: t.Instance, Groups: t.Groups, AllowedLag: t.AllowedLag})
 	}
 	if v := c.Buffer.MemoryPolls; v != nil {
 		if *v < 1 {

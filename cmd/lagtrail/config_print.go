@@ -118,6 +118,7 @@ var configDefaults = map[string]configDefault{
 	"alibaba.clients_per_region":    constant(ingest.DefaultClientsPerRegion),
 	"targets[].instance":            none("every running instance of the region"),
 	"targets[].groups":              none("every group of the instance"),
+	"targets[].allowed_lag":         none("a broader target's, else 0 (only no lag counts as caught up)"),
 	"storage.partitions_ahead_days": constant(store.DefaultDaysAhead),
 	"storage.raw_retention_days":    constant(store.DefaultRawRetentionDays),
 	"storage.hourly_retention_days": constant(store.DefaultHourlyRetentionDays),

@@ -54,6 +54,8 @@ func TestBadConfigExitsTwoAndWritesNothing(t *testing.T) {
 		{"partitions too far ahead", "storage:\n  partitions_ahead_days: 400\n" + targets, nil, "storage.partitions_ahead_days must be between 1 and 365, got 400"},
 		{"upkeep too often", "storage:\n  upkeep_interval: 5s\n" + targets, nil, "storage.upkeep_interval must be at least 1m, got 5s"},
 		{"unknown storage key", "storage:\n  retention: 3\n" + targets, nil, `unknown key "retention"`},
+		{"negative allowed lag", "targets:\n  - region: cn-hangzhou\n    allowed_lag: -5\n", nil, "targets[0]: allowed lag must not be negative, got -5"},
+		{"allowed lag not a number", "targets:\n  - region: cn-hangzhou\n    allowed_lag: lots\n", nil, "line 3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

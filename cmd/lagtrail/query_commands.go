@@ -211,8 +211,10 @@ offsets (README.md, "query status"). Progress is timed from the later of the
 offset's last change and the last poll with no lag. Statuses, best to worst:
 
   NODATA  no poll in the bucket
-  OK      lag at most --allowed-lag, fewer than --min-polls polls in the
-          window, the lag was zero in the window, or it went down
+  OK      lag at most the allowed lag (--allowed-lag, else the group's
+          targets[].allowed_lag in the recorder's config, else 0), fewer
+          than --min-polls polls in the window, the lag was within the
+          allowed lag in the window, or it went down
   WARN    the lag never went down in the window
   REWIND  the consumer offset went back and is still short of where it was
   STALL   lag, and no progress for 3 polls
@@ -231,10 +233,16 @@ offset's last change and the last poll with no lag. Statuses, best to worst:
 				}
 				return nil
 			}
+			// Without --allowed-lag, each group has its own, from the
+			// recorder's config.
+			var allowed *int64
+			if cmd.Flags().Changed("allowed-lag") {
+				allowed = &f.allowedLag
+			}
 			return runQuery(cmd, g, f, func(ctx context.Context, e *query.Engine, p parsed, _ time.Time) (*table, error) {
 				ivs, err := e.Status(ctx, query.StatusRequest{
 					Range:  query.Range{Selection: p.sel, From: p.from, To: p.to, Step: f.step},
-					Window: f.window, AllowedLag: f.allowedLag, MinSamples: f.minPolls,
+					Window: f.window, AllowedLag: allowed, MinSamples: f.minPolls,
 				})
 				if err != nil {
 					return nil, err
@@ -245,7 +253,7 @@ offset's last change and the last poll with no lag. Statuses, best to worst:
 	}
 	f.register(cmd, true, true, false)
 	cliflag.DurationVar(cmd.Flags(), &f.window, "window", query.DefaultStatusWindow, "sliding window each evaluation looks back over")
-	cmd.Flags().Int64Var(&f.allowedLag, "allowed-lag", 0, "lag a partition may have and still count as caught up (Burrow's allowed-lag)")
+	cmd.Flags().Int64Var(&f.allowedLag, "allowed-lag", 0, "lag a partition may have and still count as caught up (Burrow's allowed-lag), for every group (default: each group's targets[].allowed_lag in the recorder's config, else 0)")
 	cmd.Flags().IntVar(&f.minPolls, "min-polls", query.DefaultMinSamples, "polls the window must hold before any status worse than OK")
 	return cmd
 }
