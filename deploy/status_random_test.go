@@ -101,6 +101,35 @@ func TestStatusViewMatchesEvaluateOnRandomHistories(t *testing.T) {
 			polls = append(polls, &store.Poll{Group: g, StartedAt: at.Add(-time.Second), SampledAt: at, Duration: time.Second, OK: true, LastTimestampMs: -1, Topics: []store.TopicSample{ts}})
 		}
 	}
+	// Four more groups are polled every second, as a recorder with a 1 s
+	// interval does, and their consumers commit every 5 s, Kafka's default
+	// auto-commit interval. Those of the first two never stop: they must
+	// not be STALL between commits. Those of the last two stop committing
+	// for their last 18 polls: they must be STALL.
+	const bunched = 4
+	bunchedWant := map[string]query.Status{}
+	for gi := groups; gi < groups+bunched; gi++ {
+		g := store.GroupRef{Region: "cn-hangzhou", InstanceID: "alikafka-random", Group: fmt.Sprintf("random-%02d", gi)}
+		stops := gi >= groups+2
+		bunchedWant[g.Group] = query.StatusOK
+		if stops {
+			bunchedWant[g.Group] = query.StatusStall
+		}
+		b, c := int64(50_000), int64(49_990)
+		at := time.Now().UTC().Add(-30 * time.Minute).Add(time.Duration(gi) * time.Second)
+		for i := range 88 { // the last poll is 3 s after a commit
+			at = at.Add(time.Second + time.Duration(rng.IntN(100)-50)*time.Millisecond)
+			b += int64(8 + rng.IntN(5))
+			if i%5 == 4 && !(stops && i >= 70) {
+				c = b - 3
+			}
+			ts := store.TopicSample{Topic: "t"}
+			for p := range partitions {
+				ts.Partitions = append(ts.Partitions, store.PartitionOffsets{Partition: int32(p), BrokerOffset: b + int64(p), ConsumerOffset: c, LastTimestampMs: -1})
+			}
+			polls = append(polls, &store.Poll{Group: g, StartedAt: at.Add(-100 * time.Millisecond), SampledAt: at, Duration: 100 * time.Millisecond, OK: true, LastTimestampMs: -1, Topics: []store.TopicSample{ts}})
+		}
+	}
 	if _, err := st.WritePolls(ctx, polls); err != nil {
 		t.Fatal(err)
 	}
@@ -155,11 +184,11 @@ UNION ALL SELECT consumer_group, -1, last_status, evaluated_at, reason, lag, pro
 	if etas == 0 {
 		t.Error("no row has a positive ETA: the histories do not test the drain ETA")
 	}
-	if len(view) != groups*partitions {
-		t.Fatalf("partition_status has %d rows, want %d", len(view), groups*partitions)
+	if len(view) != (groups+bunched)*partitions {
+		t.Fatalf("partition_status has %d rows, want %d", len(view), (groups+bunched)*partitions)
 	}
 	seen := map[query.Status]int{}
-	for gi := range groups {
+	for gi := range groups + bunched {
 		name := fmt.Sprintf("random-%02d", gi)
 		at := evaluatedAt[name]
 		states, err := st.PartitionStates(ctx, store.AggregateQuery{
@@ -180,6 +209,9 @@ UNION ALL SELECT consumer_group, -1, last_status, evaluated_at, reason, lag, pro
 			}
 			if got := view[key{name, s.Partition}]; got != status.String() {
 				t.Errorf("%s/%d at %s: view %s, query.Evaluate %s (%s)", name, s.Partition, at.Format(time.TimeOnly), got, status, why)
+			}
+			if want, ok := bunchedWant[name]; ok && status != want {
+				t.Errorf("%s/%d, polled every second, committing every 5 s: %s (%s), want %s", name, s.Partition, status, why, want)
 			}
 		}
 	}

@@ -13,6 +13,9 @@
 -- partition_status and group_status keep their columns. What changes:
 --   - a lag at most the group's allowed lag counts as caught up (Burrow's
 --     allowed-lag), where 000008 allowed none;
+--   - STALL needs its 3 polls without progress to span 10 seconds at
+--     least (query.StallMinTime), so that at 1 s polls a consumer that
+--     commits every 5 s, Kafka's default, is not STALL between commits;
 --   - eta_s follows the backlog rule of lagtrail query drain and query
 --     fleet (store.DefaultBacklog): a lag of at most 60 s of production,
 --     production counted as at least 1 message a second, is no backlog and
@@ -158,7 +161,7 @@ CROSS JOIN LATERAL (
                 WHEN pg.stuck > interval '15 minutes'
                      OR (NOT pg.caught_up AND a.changed AND pg.stuck > pg.ran) THEN 3
                 WHEN a.rewound > 0 AND a.consumer_offset < a.rewind_from THEN 1
-                WHEN pg.stuck_samples >= 3 THEN 4
+                WHEN pg.stuck_samples >= 3 AND pg.stuck >= interval '10 seconds' THEN 4
                 WHEN a.lag_min <= n.allowed_lag THEN 5
                 WHEN a.samples >= 3 AND a.lag_decreases = 0 THEN 6
                 ELSE 7 END AS rule
@@ -229,7 +232,7 @@ FROM (
 GROUP BY p.region, p.instance_id, p.consumer_group;
 
 COMMENT ON VIEW lagtrail.partition_status IS 'One row per partition of each consumer group''s last successful poll: its Burrow-style status there, by the rules of lagtrail query status (query.Evaluate, with the group''s allowed lag from group_rules) over a 15-minute window, NODATA when that poll is more than 3 median poll intervals old; with the lag, time lag, rates and drain time then. Reads the hour before the poll.';
-COMMENT ON COLUMN lagtrail.partition_status.last_status IS 'Status at evaluated_at over the 15 minutes before it, first rule that matches: OK (lag at most the group''s allowed lag, group_rules.allowed_lag), OK (fewer than 3 polls), STOP (no consumer progress for over 15 minutes, or, when not caught up since, for longer than the window saw progress before it; timed from the later of the offset change and the last poll with no lag), REWIND (consumer offset went back and is still short of where it was), STALL (3 polls or more with lag and no progress), OK (lag was at most the allowed lag in the window), WARN (3 or more polls and the lag never went down), OK.';
+COMMENT ON COLUMN lagtrail.partition_status.last_status IS 'Status at evaluated_at over the 15 minutes before it, first rule that matches: OK (lag at most the group''s allowed lag, group_rules.allowed_lag), OK (fewer than 3 polls), STOP (no consumer progress for over 15 minutes, or, when not caught up since, for longer than the window saw progress before it; timed from the later of the offset change and the last poll with no lag), REWIND (consumer offset went back and is still short of where it was), STALL (3 polls or more with lag and no progress, over 10 seconds at least), OK (lag was at most the allowed lag in the window), WARN (3 or more polls and the lag never went down), OK.';
 COMMENT ON COLUMN lagtrail.partition_status.eta_s IS 'Seconds until the lag reaches zero at lag_slope, by the backlog rule of lagtrail query drain: 0 when the lag is at most 60 s of production (at least 1 message a second), no backlog; lag / -lag_slope for a backlog that drains; NULL for one that does not.';
 COMMENT ON COLUMN lagtrail.group_status.eta_s IS 'Seconds until the group''s lag reaches zero at its slope (lagtrail query drain''s eta_seconds, same backlog rule): 0 when the lag is at most 60 s of the group''s production (at least 1 message a second); lag / -lag_slope for a backlog that drains; NULL for one that does not.';
 

@@ -36,6 +36,12 @@ const (
 // offset, while there is lag, for a partition to be STALL.
 const StallSamples = 3
 
+// StallMinTime is how long, at least, those polls must span: two of
+// Kafka's default auto-commit intervals (5 s), so that at polls a second
+// apart a consumer committing on that default is not STALL between two
+// commits. At the default 60 s polls, StallSamples polls span more.
+const StallMinTime = 10 * time.Second
+
 // WarnSamples is how many polls the window must hold before a lag that never
 // went down counts as WARN.
 const WarnSamples = 3
@@ -128,7 +134,8 @@ func (s *Status) UnmarshalText(b []byte) error {
 //   - REWIND: the consumer offset went back in the window and is still
 //     short of where it went back from (a rewind that caught up is
 //     forgiven).
-//   - STALL: StallSamples polls or more with lag and no progress.
+//   - STALL: StallSamples polls or more with lag and no progress, over at
+//     least StallMinTime.
 //   - OK: the lag was at most the allowed lag at some poll in the window.
 //   - WARN: the window holds WarnSamples polls or more and the lag never
 //     went down between two of them.
@@ -185,7 +192,7 @@ func evaluate(st store.PartitionState, r Rules) verdict {
 		return verdict{status: StatusStop, reason: fmt.Sprintf("no consumer progress since %s (%s) with lag %d", since, stuck.Round(time.Second), st.Lag), since: progress, before: lower}
 	case st.Rewound > 0 && st.Consumer < st.RewindFrom:
 		return verdict{status: StatusRewind, reason: fmt.Sprintf("consumer offset went back %d messages in the last %s and is %d short of where it was", st.Rewound, window, st.RewindFrom-st.Consumer)}
-	case stuckSamples >= StallSamples:
+	case stuckSamples >= StallSamples && stuck >= StallMinTime:
 		return verdict{status: StatusStall, reason: fmt.Sprintf("consumer offset %d unchanged with lag for %d polls since %s (lag %d)", st.Consumer, stuckSamples, since, st.Lag), since: progress, before: lower}
 	case st.LagMin <= allowed:
 		if st.LagMin == 0 {

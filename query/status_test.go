@@ -73,6 +73,12 @@ func TestEvaluate(t *testing.T) {
 		{name: "2 polls is not yet a stall", mod: func(s *store.PartitionState) {
 			s.UnchangedSamples, s.UnchangedSince = 2, s.At.Add(-time.Minute)
 		}, want: query.StatusOK, reason: "lag going down"},
+		{name: "3 polls within 10 s is not yet a stall", mod: func(s *store.PartitionState) {
+			s.UnchangedSamples, s.UnchangedSince = 4, s.At.Add(-3*time.Second)
+		}, want: query.StatusOK, reason: "lag going down"},
+		{name: "3 polls over 10 s is a stall", mod: func(s *store.PartitionState) {
+			s.UnchangedSamples, s.UnchangedSince = 3, s.At.Add(-10*time.Second)
+		}, want: query.StatusStall, reason: "unchanged with lag for 3 polls"},
 		{name: "stop after the window", mod: func(s *store.PartitionState) {
 			s.UnchangedSamples, s.UnchangedSince = 16, s.At.Add(-16*time.Minute)
 		}, want: query.StatusStop, reason: "no consumer progress since 2025-03-14T02:04:00Z (16m0s)"},

@@ -217,7 +217,7 @@ offset's last change and the last poll with no lag. Statuses, best to worst:
           allowed lag in the window, or it went down
   WARN    the lag never went down in the window
   REWIND  the consumer offset went back and is still short of where it was
-  STALL   lag, and no progress for 3 polls
+  STALL   lag, and no progress for 3 polls spanning 10s or more
   STOP    lag, and no progress for longer than the window, or longer than
           the window saw progress before it`,
 		Args: cobra.NoArgs,
