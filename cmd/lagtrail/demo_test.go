@@ -2,14 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lagtrail/lagtrail/internal/pgtest"
+	"github.com/lagtrail/lagtrail/query"
 )
 
 // TestDemoFindsTheScriptedIncident runs lagtrail demo on a test database
@@ -17,7 +20,9 @@ import (
 // the stall within two poll intervals of its start, the rewind, and the
 // incident group's rates within 2% of the model's; that its capacity
 // verdicts are those of lagtrail report capacity run as the report says;
-// and that its charts are PNG images.
+// that its fleet's statuses and drain ETAs are those of query status,
+// query drain and query fleet at each group's last poll; and that its
+// charts are PNG images.
 func TestDemoFindsTheScriptedIncident(t *testing.T) {
 	t.Parallel()
 	out := t.TempDir()
@@ -56,6 +61,7 @@ func TestDemoFindsTheScriptedIncident(t *testing.T) {
 		}
 	}
 	checkDemoCapacity(t, l, r.stdout)
+	checkDemoFleet(t, l.dbURL, r.stdout)
 	charts, _ := filepath.Glob(filepath.Join(out, "*.png"))
 	if len(charts) != 5 {
 		t.Fatalf("charts %v, want 5", charts)
@@ -113,5 +119,111 @@ func checkDemoCapacity(t *testing.T, l lagtrail, stdout string) {
 		if want := row.Verdict + " (confidence " + row.Confidence + ")"; demo[row.Group] != want {
 			t.Errorf("%s: demo says %q, report capacity %q", row.Group, demo[row.Group], want)
 		}
+	}
+}
+
+// checkDemoFleet checks the demo's "Fleet now" table against the commands
+// at each group's last poll, the last the demo saw (nothing is recorded
+// after it): its status against query status over the minute holding that
+// poll, its drain ETA, in words, against query drain at that poll and
+// query fleet. The fleet's status column is not compared: it turns NODATA
+// 3 poll intervals after the demo's last live poll, a race with the clock;
+// TestEverySurfaceAgrees holds it to query status.
+func checkDemoFleet(t *testing.T, dbURL, stdout string) {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^Fleet now\n((?:.+\n)+)`).FindStringSubmatch(stdout)
+	if m == nil {
+		t.Errorf("no fleet table in:\n%s", stdout)
+		return
+	}
+	type row struct{ eta, status string }
+	demo := map[string]row{}
+	lines := strings.Split(strings.TrimSuffix(m[1], "\n"), "\n")
+	cells := alignedCells(lines[0])
+	for _, line := range lines[1:] {
+		c := cells(line)
+		demo[c["GROUP"]] = row{c["DRAIN_ETA"], c["STATUS"]}
+	}
+
+	// In words, as the demo says it (drainETA), from a command's figures.
+	words := func(lag, eta, slope optFloat) string {
+		d := query.Drain{}
+		if lag.v != nil {
+			l := int64(*lag.v)
+			d.Lag = &l
+			d.Backlog = eta.v == nil || *eta.v > 0
+		}
+		if eta.v != nil {
+			e := time.Duration(*eta.v * float64(time.Second))
+			d.ETA = &e
+		}
+		d.Slope = slope.v
+		return drainETA(d)
+	}
+	fleet := jsonRows(t, cliOut(t, "query", "fleet", "--format", "json", "--database-url", dbURL))
+	if len(fleet) == 0 || len(fleet) != len(demo) {
+		t.Fatalf("query fleet has %d groups, the demo %d: %v", len(fleet), len(demo), demo)
+	}
+	for _, r := range fleet {
+		name, at := fmt.Sprint(r["group"]), fmt.Sprint(r["lag_at"])
+		if got, want := demo[name].eta, words(anyFloat(t, name, r["lag"]), anyFloat(t, name, r["eta_seconds"]), anyFloat(t, name, r["slope"])); got != want {
+			t.Errorf("%s: the demo's drain ETA is %q, query fleet's %q", name, got, want)
+		}
+		drain := jsonRows(t, cliOut(t, "query", "drain", "--group", name, "--by", "group", "--at", at, "--format", "json", "--database-url", dbURL))
+		if len(drain) != 1 {
+			t.Fatalf("%s: query drain at %s gives %d rows, want 1", name, at, len(drain))
+		}
+		if got, want := demo[name].eta, words(anyFloat(t, name, drain[0]["lag"]), anyFloat(t, name, drain[0]["eta_seconds"]), anyFloat(t, name, drain[0]["slope"])); got != want {
+			t.Errorf("%s: the demo's drain ETA is %q, query drain's at %s %q", name, got, at, want)
+		}
+		lagAt, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			t.Fatalf("%s: query fleet's lag_at %q: %v", name, at, err)
+		}
+		from := lagAt.Truncate(time.Minute)
+		status := jsonRows(t, cliOut(t, "query", "status", "--group", name, "--from", from.Format(time.RFC3339), "--to", from.Add(time.Minute).Format(time.RFC3339), "--step", "1m", "--format", "json", "--database-url", dbURL))
+		if len(status) != 1 {
+			t.Errorf("%s: query status gives %d intervals over the minute from %s, want 1", name, len(status), from.Format(time.RFC3339))
+		} else if demo[name].status != status[0]["status"] {
+			t.Errorf("%s: the demo's status is %s, query status's over the minute from %s %v", name, demo[name].status, from.Format(time.RFC3339), status[0]["status"])
+		}
+	}
+}
+
+// alignedCells returns a reader of the rows of an aligned table whose
+// header line is head: each cell by its column's name. Columns start where
+// their header word does, counted in runes as tabwriter counts them.
+func alignedCells(head string) func(line string) map[string]string {
+	type span struct {
+		name       string
+		start, end int
+	}
+	var cols []span
+	h := []rune(head)
+	for i := 0; i < len(h); i++ {
+		if h[i] != ' ' && (i == 0 || h[i-1] == ' ') {
+			if n := len(cols); n > 0 {
+				cols[n-1].end = i
+			}
+			j := i
+			for j < len(h) && h[j] != ' ' {
+				j++
+			}
+			cols = append(cols, span{string(h[i:j]), i, -1})
+		}
+	}
+	return func(line string) map[string]string {
+		r := []rune(line)
+		out := map[string]string{}
+		for _, c := range cols {
+			end := c.end
+			if end < 0 || end > len(r) {
+				end = len(r)
+			}
+			if c.start < end {
+				out[c.name] = strings.TrimSpace(string(r[c.start:end]))
+			}
+		}
+		return out
 	}
 }
