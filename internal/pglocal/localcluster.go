@@ -56,16 +56,34 @@ type localCluster struct {
 	detach  bool // no parent-death signal
 	binDir  string
 	cred    *syscall.Credential
+	// settings are the -c settings postgres runs with.
+	settings []string
 }
 
 // startCluster removes stale cluster dirs, then creates and starts a
 // cluster with the binaries in binDir.
-func startCluster(ctx context.Context, binDir string, log *slog.Logger, detach bool) (*Server, error) {
+func startCluster(ctx context.Context, binDir string, log *slog.Logger, detach, replication bool) (*Server, error) {
 	removeStaleDirs(log)
-	c, err := startLocalCluster(ctx, binDir, detach)
+	c, err := startLocalCluster(ctx, binDir, detach, settings(replication), nil)
 	if err != nil {
 		return nil, err
 	}
+	srv := c.server("local cluster")
+	if replication {
+		srv.standby = func(ctx context.Context) (*Server, error) {
+			sc, err := startLocalCluster(ctx, binDir, detach, c.settings, c)
+			if err != nil {
+				return nil, fmt.Errorf("start standby: %w", err)
+			}
+			return sc.server("hot standby"), nil
+		}
+	}
+	return srv, nil
+}
+
+// server returns the Server of a started cluster, described as what.
+func (c *localCluster) server(what string) *Server {
+	binDir := c.binDir
 	return &Server{
 		url: &url.URL{
 			Scheme:   "postgres",
@@ -74,18 +92,19 @@ func startCluster(ctx context.Context, binDir string, log *slog.Logger, detach b
 			Path:     "/postgres",
 			RawQuery: "sslmode=disable",
 		},
-		source: fmt.Sprintf("local cluster from %s on 127.0.0.1:%d in %s", binDir, c.port, c.dir),
+		source: fmt.Sprintf("%s from %s on 127.0.0.1:%d in %s", what, binDir, c.port, c.dir),
 		dir:    c.dir,
 		binDir: binDir,
 		stop:   c.stop,
 		halt:   c.halt,
 		resume: c.resume,
-	}, nil
+	}
 }
 
-// startLocalCluster runs initdb in a new temp dir and starts postgres on a
-// free loopback port.
-func startLocalCluster(ctx context.Context, binDir string, detach bool) (c *localCluster, err error) {
+// startLocalCluster runs initdb in a new temp dir, or, with a primary, takes
+// a base backup of it there for a standby, and starts postgres on a free
+// loopback port.
+func startLocalCluster(ctx context.Context, binDir string, detach bool, settings []string, primary *localCluster) (c *localCluster, err error) {
 	cred, err := clusterCredential()
 	if err != nil {
 		return nil, err
@@ -94,7 +113,7 @@ func startLocalCluster(ctx context.Context, binDir string, detach bool) (c *loca
 	if err != nil {
 		return nil, fmt.Errorf("make cluster dir: %w", err)
 	}
-	c = &localCluster{binDir: binDir, cred: cred, detach: detach, dir: dir, dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "postgres.log")}
+	c = &localCluster{binDir: binDir, cred: cred, detach: detach, dir: dir, dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "postgres.log"), settings: settings}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.stop(context.WithoutCancel(ctx)))
@@ -108,7 +127,12 @@ func startLocalCluster(ctx context.Context, binDir string, detach bool) (c *loca
 			return c, fmt.Errorf("give cluster dir to user %s: %w", runAsUser, err)
 		}
 	}
-	if err := c.initdb(ctx, binDir, cred); err != nil {
+	if primary == nil {
+		err = c.initdb(ctx, binDir, cred)
+	} else {
+		err = c.baseBackup(ctx, binDir, cred, primary.port)
+	}
+	if err != nil {
 		return c, err
 	}
 	for attempt := 1; ; attempt++ {
@@ -146,6 +170,33 @@ func (c *localCluster) initdb(ctx context.Context, binDir string, cred *syscall.
 	return nil
 }
 
+// baseBackup fills the data directory with a base backup of the primary on
+// port, streaming the WAL it needs, and configures it as the primary's
+// standby (pg_basebackup -R).
+func (c *localCluster) baseBackup(ctx context.Context, binDir string, cred *syscall.Credential, port int) error {
+	ctx, cancel := context.WithTimeout(ctx, initdbTimeout)
+	defer cancel()
+	logPath := filepath.Join(c.dir, "basebackup.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return fmt.Errorf("create pg_basebackup log: %w", err)
+	}
+	defer logFile.Close()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "pg_basebackup"),
+		"-D", c.dataDir, "-R", "-X", "stream", "--no-sync", "-c", "fast",
+		"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", superuser)
+	prepare(cmd, c.dir, logFile, cred, c.detach)
+	p, err := startProc(cmd)
+	if err != nil {
+		return fmt.Errorf("start pg_basebackup: %w", err)
+	}
+	<-p.done
+	if p.err != nil {
+		return fmt.Errorf("pg_basebackup: %w%s", p.err, tailOf(logPath))
+	}
+	return nil
+}
+
 // errPortTaken marks a start that failed because the port was in use.
 var errPortTaken = errors.New("port taken")
 
@@ -166,7 +217,7 @@ func (c *localCluster) startOn(ctx context.Context, binDir string, cred *syscall
 		socketDir = "" // too long for a unix socket; TCP only
 	}
 	args := []string{"-D", c.dataDir, "-k", socketDir, "-h", "127.0.0.1", "-p", strconv.Itoa(port)}
-	for _, s := range serverSettings {
+	for _, s := range c.settings {
 		args = append(args, "-c", s)
 	}
 	logFile, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

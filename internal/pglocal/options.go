@@ -22,6 +22,9 @@ type Options struct {
 	// Logger receives debug records, testcontainers' messages among them.
 	// Nil discards them.
 	Logger *slog.Logger
+	// Replication makes a local cluster that can feed hot standbys
+	// (Server.StartStandby): WAL level replica, with WAL senders.
+	Replication bool
 }
 
 // image returns the container image to run.
@@ -38,6 +41,25 @@ func (o Options) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return o.Logger
+}
+
+// settings returns the server settings of a local cluster: serverSettings,
+// with WAL for streaming replication when replication is set.
+func settings(replication bool) []string {
+	if !replication {
+		return serverSettings
+	}
+	out := make([]string, 0, len(serverSettings))
+	for _, s := range serverSettings {
+		switch s {
+		case "wal_level=minimal":
+			s = "wal_level=replica"
+		case "max_wal_senders=0":
+			s = "max_wal_senders=4"
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // serverSettings make a throwaway server fast; durability does not matter.

@@ -27,6 +27,9 @@ type Server struct {
 	// halt and resume stop and restart a local server's process; nil for
 	// a container.
 	halt, resume func(context.Context) error
+	// standby starts a hot standby of a local cluster made with
+	// Options.Replication; nil otherwise.
+	standby func(context.Context) (*Server, error)
 
 	stopOnce sync.Once
 	stopErr  error
@@ -70,6 +73,18 @@ func (s *Server) Resume(ctx context.Context) error {
 		return errors.New("resume: only a local cluster can be resumed")
 	}
 	return s.resume(ctx)
+}
+
+// StartStandby starts a hot standby of this server, from the local binaries:
+// a base backup streamed with pg_basebackup, then postgres on another free
+// loopback port, following the primary by streaming replication. It needs a
+// local cluster started with Options.Replication. Stop the standby as any
+// server.
+func (s *Server) StartStandby(ctx context.Context) (*Server, error) {
+	if s.standby == nil {
+		return nil, errors.New("start standby: only a local cluster started with Options.Replication has standbys")
+	}
+	return s.standby(ctx)
 }
 
 // DataDir returns a local cluster's data directory, for pg_ctl; "" for a

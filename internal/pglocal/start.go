@@ -39,7 +39,7 @@ func StartLocal(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startCluster(ctx, binDir, opts.logger(), opts.Detach)
+	return startCluster(ctx, binDir, opts.logger(), opts.Detach, opts.Replication)
 }
 
 // StartContainer runs opts.Image (default DefaultImage) with
