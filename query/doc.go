@@ -16,6 +16,8 @@
 //   - Status: Evaluate rates each partition at the end of each bucket over
 //     a sliding window; Timeline merges the group's worst status into
 //     intervals.
+//   - Tracker: the inputs of Evaluate kept up to date poll by poll, from
+//     memory, for evaluating status as polls arrive.
 //   - Events: each break with its partitions and offsets.
 //   - Top: every group ranked by lag, growth, time lag, time to drain or
 //     longest partition stall, from the hourly rollups in one query.

@@ -1,0 +1,126 @@
+package query
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lagtrail/lagtrail/store"
+)
+
+// Tracker follows one partition's polls, in order, and gives at each the
+// state the status rules read (store.PartitionState), without going back to
+// the database: the incremental form of store.PartitionStates, for
+// evaluating status as each poll arrives (issue 18). It keeps the polls of
+// the last Window, and the one before them, and running figures for the
+// rest. Over polls that PartitionStates reads in full (no poll before its
+// lookback), the two give the same state: TestTrackerMatchesPartitionStates.
+//
+// A Tracker is not safe for concurrent use.
+type Tracker struct {
+	key    store.Key
+	window time.Duration
+	// ring holds the polls in the window of the last one, oldest first.
+	ring []trackedPoll
+	// last is the last poll observed; n counts the polls observed.
+	last trackedPoll
+	n    int
+	// first is the time of the first poll observed.
+	first time.Time
+	// changedAt and changedN are the time and number of the last poll
+	// whose consumer offset differed from the poll before; changedN is 0
+	// until one did.
+	changedAt time.Time
+	changedN  int
+	// caughtUpAt and caughtUpN are those of the last poll with no lag.
+	caughtUpAt time.Time
+	caughtUpN  int
+}
+
+// trackedPoll is one poll of the partition, with the offsets of the poll
+// before it (hasPrev false for the first).
+type trackedPoll struct {
+	t                  time.Time
+	broker, consumer   int64
+	lag                int64
+	hasPrev            bool
+	prevBroker, prevCo int64
+}
+
+// ErrOutOfOrder is returned by Observe for a poll not later than the last
+// one observed.
+var ErrOutOfOrder = errors.New("poll out of order")
+
+// NewTracker returns a Tracker of the partition key whose evaluations look
+// back over window, which must be positive.
+func NewTracker(key store.Key, window time.Duration) (*Tracker, error) {
+	if window <= 0 {
+		return nil, fmt.Errorf("%w: window must be positive, got %s", ErrInvalidRequest, window)
+	}
+	return &Tracker{key: key, window: window}, nil
+}
+
+// Observe adds the poll at t with the partition's broker and consumer
+// offsets, and returns the state there, with the group's allowed lag. A
+// poll not after the last one is refused with ErrOutOfOrder and changes
+// nothing.
+func (tr *Tracker) Observe(t time.Time, broker, consumer, allowedLag int64) (store.PartitionState, error) {
+	if tr.n > 0 && !t.After(tr.last.t) {
+		return store.PartitionState{}, fmt.Errorf("%w: %s is not after %s", ErrOutOfOrder, t.Format(time.RFC3339Nano), tr.last.t.Format(time.RFC3339Nano))
+	}
+	p := trackedPoll{t: t, broker: broker, consumer: consumer, lag: max(broker-consumer, 0)}
+	if tr.n > 0 {
+		p.hasPrev, p.prevBroker, p.prevCo = true, tr.last.broker, tr.last.consumer
+	}
+	tr.n++
+	if tr.n == 1 {
+		tr.first = t
+	}
+	if p.hasPrev && consumer != p.prevCo {
+		tr.changedAt, tr.changedN = t, tr.n
+	}
+	if p.lag == 0 {
+		tr.caughtUpAt, tr.caughtUpN = t, tr.n
+	}
+	tr.last = p
+	// The window is [t - window, t], as PartitionStates's RANGE frame.
+	from := t.Add(-tr.window)
+	drop := 0
+	for drop < len(tr.ring) && tr.ring[drop].t.Before(from) {
+		drop++
+	}
+	tr.ring = append(tr.ring[drop:], p)
+	return tr.state(allowedLag), nil
+}
+
+// state returns the state at the last poll.
+func (tr *Tracker) state(allowedLag int64) store.PartitionState {
+	p := tr.last
+	st := store.PartitionState{
+		Key: tr.key, At: p.t, BrokerOffset: p.broker, Consumer: p.consumer, Lag: p.lag,
+		Samples: len(tr.ring), LagFirst: tr.ring[0].lag, LagMin: tr.ring[0].lag,
+		WindowStart: tr.ring[0].t, AllowedLag: allowedLag,
+	}
+	for _, w := range tr.ring {
+		st.LagMin = min(st.LagMin, w.lag)
+		if !w.hasPrev {
+			continue
+		}
+		if w.lag < max(w.prevBroker-w.prevCo, 0) {
+			st.LagDecreases++
+		}
+		if w.broker >= w.prevBroker && w.consumer < w.prevCo {
+			st.Rewound += w.prevCo - w.consumer
+			st.RewindFrom = max(st.RewindFrom, w.prevCo)
+		}
+	}
+	if tr.changedN > 0 {
+		st.UnchangedSince, st.UnchangedSamples = tr.changedAt, tr.n-tr.changedN+1
+	} else {
+		st.UnchangedSince, st.UnchangedSamples, st.SinceIsLowerBound = tr.first, tr.n, true
+	}
+	if tr.caughtUpN > 0 {
+		st.CaughtUpAt, st.SinceCaughtUp = tr.caughtUpAt, tr.n-tr.caughtUpN
+	}
+	return st
+}

@@ -1,0 +1,197 @@
+package query_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/lagtrail/lagtrail/internal/pgtest"
+	"github.com/lagtrail/lagtrail/query"
+	"github.com/lagtrail/lagtrail/store"
+)
+
+// trackerKinds are the behaviours of the random histories: idle partitions
+// that get a message now and then, steady consumers, troubled ones (stalls,
+// rewinds, resets, broker offsets going back), consumers falling behind,
+// and consumers polled every second that commit every 5 s.
+var trackerKinds = []string{"idle", "steady", "troubled", "falling", "bunched"}
+
+// trackerHistory returns the polls of one random group of partitions
+// partitions from start: its kind's behaviour, with gaps, polls a minute
+// apart give or take 2 s (a second for "bunched").
+func trackerHistory(rng *rand.Rand, g store.GroupRef, kind string, start time.Time, partitions int) []*store.Poll {
+	type part struct {
+		b, c    int64
+		stalled int
+	}
+	parts := make([]part, partitions)
+	for p := range parts {
+		parts[p] = part{b: 10_000, c: 10_000 - int64(rng.IntN(3)*100)}
+	}
+	step, jitter, n := time.Minute, 4000, 20+rng.IntN(40)
+	if kind == "bunched" {
+		step, jitter, n = time.Second, 200, 60+rng.IntN(120)
+	}
+	var polls []*store.Poll
+	at := start
+	for i := range n {
+		at = at.Add(step + time.Duration(rng.IntN(jitter)-jitter/2)*time.Millisecond).Truncate(time.Microsecond)
+		if kind != "bunched" && rng.IntN(25) == 0 {
+			at = at.Add(time.Duration(1+rng.IntN(20)) * time.Minute) // a gap, at times longer than the window
+		}
+		ts := store.TopicSample{Topic: "t"}
+		for p := range parts {
+			pt := &parts[p]
+			switch kind {
+			case "idle":
+				if rng.IntN(6) == 0 {
+					pt.b++
+				}
+				if rng.IntN(3) > 0 {
+					pt.c = pt.b
+				}
+			case "steady":
+				pt.b += int64(40 + rng.IntN(40))
+				pt.c = min(pt.b, pt.c+int64(30+rng.IntN(60)))
+			case "falling":
+				pt.b += int64(60 + rng.IntN(20))
+				pt.c += int64(20 + rng.IntN(30))
+			case "bunched":
+				pt.b += int64(8 + rng.IntN(5))
+				if i%5 == 4 && (i < n/2 || rng.IntN(4) > 0) {
+					pt.c = pt.b - int64(rng.IntN(4))
+				}
+			default:
+				pt.b += int64(rng.IntN(80))
+				switch r := rng.IntN(100); {
+				case pt.stalled > 0:
+					pt.stalled--
+				case r < 8:
+					pt.stalled = 2 + rng.IntN(20)
+				case r < 12 && pt.c > 500:
+					pt.c -= int64(1 + rng.IntN(400))
+				case r < 13:
+					pt.c = pt.b
+				case r < 14:
+					pt.b -= int64(rng.IntN(100))
+					pt.c = min(pt.c, pt.b)
+				default:
+					pt.c = min(pt.b, pt.c+int64(rng.IntN(90)))
+				}
+			}
+			ts.Partitions = append(ts.Partitions, store.PartitionOffsets{Partition: int32(p), BrokerOffset: pt.b, ConsumerOffset: pt.c, LastTimestampMs: -1})
+		}
+		polls = append(polls, &store.Poll{Group: g, StartedAt: at.Add(-time.Millisecond), SampledAt: at, Duration: time.Millisecond, OK: true, LastTimestampMs: -1, Topics: []store.TopicSample{ts}})
+	}
+	return polls
+}
+
+// TestTrackerMatchesPartitionStates feeds random histories, poll by poll,
+// to a Tracker per partition and checks that at every poll it gives the
+// state store.PartitionStates computes from the database, field by field,
+// and so the same status and reason, with the group's allowed lag from its
+// status rule; over two windows. It also checks that the histories reach
+// every status, and that an out-of-order poll is refused.
+func TestTrackerMatchesPartitionStates(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	_, st := engineOn(t, pgtest.URL(t))
+	rng := rand.New(rand.NewPCG(18, 1))
+	start := time.Date(2025, 3, 14, 1, 0, 0, 0, time.UTC)
+	const groups, partitions = 40, 2
+	var refs []store.GroupRef
+	var rules []store.StatusRule
+	histories := map[store.GroupRef][]*store.Poll{}
+	var all []*store.Poll
+	for gi := range groups {
+		kind := trackerKinds[gi%len(trackerKinds)]
+		g := store.GroupRef{Region: "cn-hangzhou", InstanceID: "alikafka-tracker", Group: fmt.Sprintf("%s-%02d", kind, gi)}
+		refs = append(refs, g)
+		histories[g] = trackerHistory(rng, g, kind, start.Add(time.Duration(gi)*time.Second), partitions)
+		all = append(all, histories[g]...)
+		if gi%3 == 0 {
+			rules = append(rules, store.StatusRule{Region: g.Region, Instance: g.InstanceID, Group: g.Group, AllowedLag: int64(50 + 10*gi)})
+		}
+	}
+	if _, err := st.WritePolls(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetStatusRules(ctx, rules); err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]int64{}
+	for _, r := range rules {
+		allowed[r.Group] = r.AllowedLag
+	}
+
+	seen := map[query.Status]int{}
+	compared := 0
+	for _, window := range []time.Duration{15 * time.Minute, 3 * time.Minute} {
+		for _, g := range refs {
+			polls := histories[g]
+			// One bucket per poll: every poll is the last of its bucket.
+			edges := make([]time.Time, 0, len(polls)+1)
+			for _, p := range polls {
+				edges = append(edges, p.SampledAt)
+			}
+			edges = append(edges, polls[len(polls)-1].SampledAt.Add(time.Microsecond))
+			states, err := st.PartitionStates(ctx, store.AggregateQuery{
+				Groups: []store.GroupRef{g}, By: store.LevelPartition, Edges: edges, Lookback: 24 * time.Hour, Window: window,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			type at struct {
+				part int32
+				t    time.Time
+			}
+			want := map[at]store.PartitionState{}
+			for _, s := range states {
+				s.Bucket = 0
+				want[at{s.Partition, s.At}] = s
+			}
+			for p := range partitions {
+				key := store.Key{Group: g, Topic: "t", Partition: int32(p)}
+				tr, err := query.NewTracker(key, window)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, poll := range polls {
+					off := poll.Topics[0].Partitions[p]
+					got, err := tr.Observe(poll.SampledAt, off.BrokerOffset, off.ConsumerOffset, allowed[g.Group])
+					if err != nil {
+						t.Fatal(err)
+					}
+					w, ok := want[at{int32(p), poll.SampledAt}]
+					if !ok {
+						t.Fatalf("%s/%d at %s: PartitionStates has no state", g.Group, p, poll.SampledAt.Format(time.RFC3339Nano))
+					}
+					compared++
+					if !reflect.DeepEqual(got, w) {
+						t.Errorf("window %s, %s/%d at %s:\ntracker %+v\nstore   %+v", window, g.Group, p, poll.SampledAt.Format(time.RFC3339Nano), got, w)
+						continue
+					}
+					rules := query.Rules{Window: window}
+					s, why := query.Evaluate(got, rules)
+					if ws, wwhy := query.Evaluate(w, rules); s != ws || why != wwhy {
+						t.Errorf("%s/%d: tracker %s (%s), store %s (%s)", g.Group, p, s, why, ws, wwhy)
+					}
+					seen[s]++
+				}
+				last := polls[len(polls)-1].SampledAt
+				if _, err := tr.Observe(last, 1, 1, 0); !errors.Is(err, query.ErrOutOfOrder) {
+					t.Errorf("%s/%d: a second poll at %s: %v, want ErrOutOfOrder", g.Group, p, last, err)
+				}
+			}
+		}
+	}
+	for _, s := range []query.Status{query.StatusOK, query.StatusWarn, query.StatusRewind, query.StatusStall, query.StatusStop} {
+		if seen[s] == 0 {
+			t.Errorf("no poll evaluated %s: the histories do not test it (%v)", s, seen)
+		}
+	}
+	t.Logf("%d states compared; statuses %v", compared, seen)
+}
