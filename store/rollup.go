@@ -77,6 +77,13 @@ func (s *Store) RefreshRollups(ctx context.Context) (RollupResult, error) {
 	return res, nil
 }
 
+// refreshSettings is run at the start of every refresh transaction. The
+// hourly statement sorts, windows and materialises every raw sample it
+// reads several times over; with the default 4 MB of work_mem each of
+// those steps spilled to temporary files (a live refresh of 100 groups
+// wrote 9,000 temp pages). SET LOCAL keeps the setting to the transaction.
+const refreshSettings = `SET LOCAL work_mem = '64MB'`
+
 // queued is a rollup_queue entry.
 type queued struct {
 	GroupKey int32     `db:"group_key"`
@@ -89,6 +96,9 @@ func (s *Store) refreshBatch(ctx context.Context) (int, int64, int64, error) {
 	var n int
 	var prows, grows int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, refreshSettings); err != nil {
+			return fmt.Errorf("settings: %w", err)
+		}
 		rows, err := tx.Query(ctx, `
 DELETE FROM lagtrail.rollup_queue q
 USING (
