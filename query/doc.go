@@ -4,8 +4,13 @@
 // status timeline.
 //
 // The heavy work runs in PostgreSQL: Engine asks its Source (a
-// *store.Store) for per-bucket aggregates, never for every raw sample, and
-// turns them into answers with pure functions that take explicit times:
+// *store.Store) for per-bucket aggregates, and turns them into answers
+// with pure functions that take explicit times. The status is the
+// exception: its sliding-window inputs cost PostgreSQL far more to compute
+// than the samples cost to read, so Engine reads the samples
+// (store.PartitionPoints) and computes them in memory with a Tracker per
+// partition (StatesFromPoints), which gives what store.PartitionStates
+// gives in SQL:
 //
 //   - History: per key and bucket, lag at the bucket's end and its peak,
 //     time lag (sampled from LastTimestamp, or estimated from the recorded

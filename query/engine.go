@@ -39,7 +39,7 @@ type Source interface {
 	Buckets(ctx context.Context, q store.AggregateQuery) ([]store.BucketAggregate, error)
 	RollupBuckets(ctx context.Context, q store.AggregateQuery) ([]store.BucketAggregate, error)
 	Events(ctx context.Context, q store.AggregateQuery) ([]store.Event, error)
-	PartitionStates(ctx context.Context, q store.AggregateQuery) ([]store.PartitionState, error)
+	PartitionPoints(ctx context.Context, q store.AggregateQuery) ([]store.PartitionPoint, error)
 	ReadPolls(ctx context.Context, r store.Range) ([]store.PollRecord, error)
 	ReadRebalances(ctx context.Context, r store.Range) ([]store.RebalanceRecord, error)
 	CapacityProfiles(ctx context.Context, q store.CapacityQuery) ([]store.CapacityProfile, error)

@@ -298,7 +298,7 @@ func (e *Engine) Incident(ctx context.Context, req IncidentRequest) (*IncidentRe
 		sq := e.aggregate(groups, req.Selection, store.LevelPartition, append(inRange, to))
 		sq.Window = req.StatusWindow
 		sq.Lookback = max(IncidentLookback, req.StatusWindow)
-		states, err := e.src.PartitionStates(ctx, sq)
+		states, err := e.partitionStates(ctx, sq)
 		if err != nil {
 			return nil, fmt.Errorf("incident: %w", err)
 		}

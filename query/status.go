@@ -283,7 +283,7 @@ func (e *Engine) Status(ctx context.Context, req StatusRequest) ([]Interval, err
 	q := e.aggregate(groups, req.Selection, store.LevelPartition, edges)
 	q.Window = rules.Window
 	q.Lookback = max(q.Lookback, rules.Window)
-	states, err := e.src.PartitionStates(ctx, q)
+	states, err := e.partitionStates(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}

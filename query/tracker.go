@@ -1,8 +1,13 @@
 package query
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/lagtrail/lagtrail/store"
@@ -123,4 +128,81 @@ func (tr *Tracker) state(allowedLag int64) store.PartitionState {
 		st.CaughtUpAt, st.SinceCaughtUp = tr.caughtUpAt, tr.n-tr.caughtUpN
 	}
 	return st
+}
+
+// StatesFromPoints returns what store.PartitionStates returns for the
+// query whose samples are points (store.PartitionPoints: by group, then
+// time), its edges and window: for every partition and every bucket in
+// which its group was polled, the state at the group's last poll in the
+// bucket, and bucket -1 for the last poll before the first edge; ordered
+// by group, topic, partition and bucket. It runs a Tracker per partition
+// over the points, so it costs what reading them costs.
+func StatesFromPoints(points []store.PartitionPoint, edges []time.Time, window time.Duration) ([]store.PartitionState, error) {
+	if len(edges) < 2 {
+		return nil, fmt.Errorf("%w: need at least two edges, got %d", ErrInvalidRequest, len(edges))
+	}
+	// bucket returns the bucket of t as width_bucket numbers it, less one:
+	// -1 before the first edge, len(edges)-1 from the last one on.
+	bucket := func(t time.Time) int {
+		return sort.Search(len(edges), func(i int) bool { return edges[i].After(t) }) - 1
+	}
+	last := len(edges) - 1
+	var out []store.PartitionState
+	for lo := 0; lo < len(points); {
+		g := points[lo].Group
+		hi := lo
+		// The group's last poll in each bucket.
+		ends := map[int]time.Time{}
+		for ; hi < len(points) && points[hi].Group == g; hi++ {
+			if b := bucket(points[hi].At); b < last {
+				ends[b] = points[hi].At
+			}
+		}
+		trackers := map[store.Key]*Tracker{}
+		for _, p := range points[lo:hi] {
+			tr := trackers[p.Key]
+			if tr == nil {
+				var err error
+				if tr, err = NewTracker(p.Key, window); err != nil {
+					return nil, err
+				}
+				trackers[p.Key] = tr
+			}
+			st, err := tr.Observe(p.At, p.BrokerOffset, p.Consumer, p.AllowedLag)
+			if err != nil {
+				return nil, fmt.Errorf("%s/%s/%d: %w", g.Group, p.Topic, p.Partition, err)
+			}
+			if b := bucket(p.At); b < last && ends[b].Equal(p.At) {
+				st.Bucket = b
+				out = append(out, st)
+			}
+		}
+		lo = hi
+	}
+	slices.SortStableFunc(out, func(a, b store.PartitionState) int {
+		return cmp.Or(
+			strings.Compare(a.Group.Region, b.Group.Region),
+			strings.Compare(a.Group.InstanceID, b.Group.InstanceID),
+			strings.Compare(a.Group.Group, b.Group.Group),
+			strings.Compare(a.Topic, b.Topic),
+			cmp.Compare(a.Partition, b.Partition),
+			cmp.Compare(a.Bucket, b.Bucket),
+		)
+	})
+	return out, nil
+}
+
+// partitionStates returns what store.PartitionStates returns for q, from
+// the samples it reads, evaluated in memory (StatesFromPoints): the
+// database only reads, which costs a small part of computing the window
+// features in SQL.
+func (e *Engine) partitionStates(ctx context.Context, q store.AggregateQuery) ([]store.PartitionState, error) {
+	if q.Window <= 0 {
+		return nil, fmt.Errorf("%w: window must be positive, got %s", ErrInvalidRequest, q.Window)
+	}
+	points, err := e.src.PartitionPoints(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return StatesFromPoints(points, q.Edges, q.Window)
 }

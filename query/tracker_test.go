@@ -194,4 +194,54 @@ func TestTrackerMatchesPartitionStates(t *testing.T) {
 		}
 	}
 	t.Logf("%d states compared; statuses %v", compared, seen)
+
+	// StatesFromPoints over PartitionPoints is PartitionStates, bucket by
+	// bucket, for ranges that start inside the histories (bucket -1) with
+	// a lookback shorter than what came before (the offset may have
+	// changed before everything read), and several steps and windows.
+	end := start.Add(4 * time.Hour)
+	for _, c := range []struct {
+		from     time.Time
+		step     time.Duration
+		lookback time.Duration
+		window   time.Duration
+	}{
+		{start.Add(25 * time.Minute), 7 * time.Minute, 20 * time.Minute, 15 * time.Minute},
+		{start.Add(10 * time.Minute), time.Minute, 24 * time.Hour, 3 * time.Minute},
+		{start, time.Hour, 24 * time.Hour, 15 * time.Minute},
+		{start.Add(3 * time.Minute), 13 * time.Second, 5 * time.Minute, time.Minute},
+	} {
+		var edges []time.Time
+		for e := c.from; !e.After(end); e = e.Add(c.step) {
+			edges = append(edges, e)
+		}
+		q := store.AggregateQuery{Groups: refs, By: store.LevelPartition, Edges: edges, Lookback: c.lookback, Window: c.window}
+		want, err := st.PartitionStates(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		points, err := st.PartitionPoints(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := query.StatesFromPoints(points, edges, c.window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("from +%s, step %s, lookback %s, window %s", c.from.Sub(start), c.step, c.lookback, c.window)
+		if len(got) != len(want) {
+			t.Errorf("%s: %d states from the points, %d from PartitionStates", name, len(got), len(want))
+		}
+		lower := 0
+		for i := range min(len(got), len(want)) {
+			if !reflect.DeepEqual(got[i], want[i]) {
+				t.Errorf("%s: state %d:\npoints %+v\nstore  %+v", name, i, got[i], want[i])
+				break
+			}
+			if got[i].SinceIsLowerBound {
+				lower++
+			}
+		}
+		t.Logf("%s: %d states agree, %d with progress before everything read", name, len(want), lower)
+	}
 }
