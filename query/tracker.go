@@ -66,12 +66,11 @@ func NewTracker(key store.Key, window time.Duration) (*Tracker, error) {
 }
 
 // Observe adds the poll at t with the partition's broker and consumer
-// offsets, and returns the state there, with the group's allowed lag. A
-// poll not after the last one is refused with ErrOutOfOrder and changes
-// nothing.
-func (tr *Tracker) Observe(t time.Time, broker, consumer, allowedLag int64) (store.PartitionState, error) {
+// offsets. A poll not after the last one is refused with ErrOutOfOrder and
+// changes nothing.
+func (tr *Tracker) Observe(t time.Time, broker, consumer int64) error {
 	if tr.n > 0 && !t.After(tr.last.t) {
-		return store.PartitionState{}, fmt.Errorf("%w: %s is not after %s", ErrOutOfOrder, t.Format(time.RFC3339Nano), tr.last.t.Format(time.RFC3339Nano))
+		return fmt.Errorf("%w: %s is not after %s", ErrOutOfOrder, t.Format(time.RFC3339Nano), tr.last.t.Format(time.RFC3339Nano))
 	}
 	p := trackedPoll{t: t, broker: broker, consumer: consumer, lag: max(broker-consumer, 0)}
 	if tr.n > 0 {
@@ -95,11 +94,15 @@ func (tr *Tracker) Observe(t time.Time, broker, consumer, allowedLag int64) (sto
 		drop++
 	}
 	tr.ring = append(tr.ring[drop:], p)
-	return tr.state(allowedLag), nil
+	return nil
 }
 
-// state returns the state at the last poll.
-func (tr *Tracker) state(allowedLag int64) store.PartitionState {
+// State returns the state at the last poll observed, with the group's
+// allowed lag; the zero state before any.
+func (tr *Tracker) State(allowedLag int64) store.PartitionState {
+	if tr.n == 0 {
+		return store.PartitionState{}
+	}
 	p := tr.last
 	st := store.PartitionState{
 		Key: tr.key, At: p.t, BrokerOffset: p.broker, Consumer: p.consumer, Lag: p.lag,
@@ -147,7 +150,17 @@ func StatesFromPoints(points []store.PartitionPoint, edges []time.Time, window t
 		return sort.Search(len(edges), func(i int) bool { return edges[i].After(t) }) - 1
 	}
 	last := len(edges) - 1
+	type part struct {
+		topic     string
+		partition int32
+	}
+	type tracked struct {
+		tr     *Tracker
+		states []store.PartitionState
+	}
 	var out []store.PartitionState
+	var groups []store.GroupRef
+	byGroup := map[store.GroupRef][]store.PartitionState{}
 	for lo := 0; lo < len(points); {
 		g := points[lo].Group
 		hi := lo
@@ -158,37 +171,49 @@ func StatesFromPoints(points []store.PartitionPoint, edges []time.Time, window t
 				ends[b] = points[hi].At
 			}
 		}
-		trackers := map[store.Key]*Tracker{}
+		parts := map[part]*tracked{}
+		var keys []part
 		for _, p := range points[lo:hi] {
-			tr := trackers[p.Key]
-			if tr == nil {
-				var err error
-				if tr, err = NewTracker(p.Key, window); err != nil {
+			k := part{p.Topic, p.Partition}
+			t := parts[k]
+			if t == nil {
+				tr, err := NewTracker(p.Key, window)
+				if err != nil {
 					return nil, err
 				}
-				trackers[p.Key] = tr
+				t = &tracked{tr: tr}
+				parts[k] = t
+				keys = append(keys, k)
 			}
-			st, err := tr.Observe(p.At, p.BrokerOffset, p.Consumer, p.AllowedLag)
-			if err != nil {
+			if err := t.tr.Observe(p.At, p.BrokerOffset, p.Consumer); err != nil {
 				return nil, fmt.Errorf("%s/%s/%d: %w", g.Group, p.Topic, p.Partition, err)
 			}
 			if b := bucket(p.At); b < last && ends[b].Equal(p.At) {
+				st := t.tr.State(p.AllowedLag)
 				st.Bucket = b
-				out = append(out, st)
+				t.states = append(t.states, st)
 			}
 		}
+		// Each partition's states are in bucket order already.
+		slices.SortFunc(keys, func(a, b part) int {
+			return cmp.Or(strings.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
+		})
+		var states []store.PartitionState
+		for _, k := range keys {
+			states = append(states, parts[k].states...)
+		}
+		if _, ok := byGroup[g]; !ok {
+			groups = append(groups, g)
+		}
+		byGroup[g] = append(byGroup[g], states...)
 		lo = hi
 	}
-	slices.SortStableFunc(out, func(a, b store.PartitionState) int {
-		return cmp.Or(
-			strings.Compare(a.Group.Region, b.Group.Region),
-			strings.Compare(a.Group.InstanceID, b.Group.InstanceID),
-			strings.Compare(a.Group.Group, b.Group.Group),
-			strings.Compare(a.Topic, b.Topic),
-			cmp.Compare(a.Partition, b.Partition),
-			cmp.Compare(a.Bucket, b.Bucket),
-		)
+	slices.SortFunc(groups, func(a, b store.GroupRef) int {
+		return cmp.Or(strings.Compare(a.Region, b.Region), strings.Compare(a.InstanceID, b.InstanceID), strings.Compare(a.Group, b.Group))
 	})
+	for _, g := range groups {
+		out = append(out, byGroup[g]...)
+	}
 	return out, nil
 }
 

@@ -161,10 +161,10 @@ func TestTrackerMatchesPartitionStates(t *testing.T) {
 				}
 				for _, poll := range polls {
 					off := poll.Topics[0].Partitions[p]
-					got, err := tr.Observe(poll.SampledAt, off.BrokerOffset, off.ConsumerOffset, allowed[g.Group])
-					if err != nil {
+					if err := tr.Observe(poll.SampledAt, off.BrokerOffset, off.ConsumerOffset); err != nil {
 						t.Fatal(err)
 					}
+					got := tr.State(allowed[g.Group])
 					w, ok := want[at{int32(p), poll.SampledAt}]
 					if !ok {
 						t.Fatalf("%s/%d at %s: PartitionStates has no state", g.Group, p, poll.SampledAt.Format(time.RFC3339Nano))
@@ -182,8 +182,12 @@ func TestTrackerMatchesPartitionStates(t *testing.T) {
 					seen[s]++
 				}
 				last := polls[len(polls)-1].SampledAt
-				if _, err := tr.Observe(last, 1, 1, 0); !errors.Is(err, query.ErrOutOfOrder) {
+				before := tr.State(0)
+				if err := tr.Observe(last, 1, 1); !errors.Is(err, query.ErrOutOfOrder) {
 					t.Errorf("%s/%d: a second poll at %s: %v, want ErrOutOfOrder", g.Group, p, last, err)
+				}
+				if after := tr.State(0); !reflect.DeepEqual(before, after) {
+					t.Errorf("%s/%d: the refused poll changed the state:\n%+v\n%+v", g.Group, p, before, after)
 				}
 			}
 		}
