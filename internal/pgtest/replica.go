@@ -5,15 +5,13 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lagtrail/lagtrail/internal/pglocal"
+	"github.com/lagtrail/lagtrail/migrations"
 )
 
 // replicaCatchUp bounds the wait for the standby to replay what the primary
@@ -22,12 +20,11 @@ import (
 const replicaCatchUp = 5 * time.Minute
 
 // Replica starts a primary and a hot standby of it of t's own, from the
-// local binaries, copies the database at source (for example a Shared
-// history) into the primary with pg_dump and pg_restore, waits until the
-// standby has replayed it, and returns the URLs of the database on both.
-// Both servers are stopped at cleanup. Without local binaries t is skipped,
-// or fails when LAGTRAIL_REQUIRE_DB=1.
-func Replica(t testing.TB, source string) (primaryURL, standbyURL string) {
+// local binaries, with one migrated database that fill writes on the
+// primary, waits until the standby has replayed it, and returns the URLs of
+// the database on both. Both servers are stopped at cleanup. Without local
+// binaries t is skipped, or fails when LAGTRAIL_REQUIRE_DB=1.
+func Replica(t testing.TB, fill func(ctx context.Context, url string) error) (primaryURL, standbyURL string) {
 	t.Helper()
 	ctx := context.Background()
 	fail := func(format string, args ...any) {
@@ -46,21 +43,11 @@ func Replica(t testing.TB, source string) (primaryURL, standbyURL string) {
 	if err != nil {
 		fail("%v", err)
 	}
-	dump := exec.CommandContext(ctx, filepath.Join(primary.BinDir(), "pg_dump"), "--format=custom", "--no-owner", "--dbname", source)
-	restore := exec.CommandContext(ctx, filepath.Join(primary.BinDir(), "pg_restore"), "--exit-on-error", "--no-owner", "--no-privileges", "--dbname", primaryURL)
-	var dumpErr, restoreErr strings.Builder
-	dump.Stderr, restore.Stderr = &dumpErr, &restoreErr
-	if restore.Stdin, err = dump.StdoutPipe(); err != nil {
-		fail("%v", err)
+	if err := migrations.Up(ctx, primaryURL); err != nil {
+		fail("migrate: %v", err)
 	}
-	if err := restore.Start(); err != nil {
-		fail("pg_restore: %v", err)
-	}
-	if err := dump.Run(); err != nil {
-		fail("pg_dump: %v: %s", err, dumpErr.String())
-	}
-	if err := restore.Wait(); err != nil {
-		fail("pg_restore: %v: %s", err, restoreErr.String())
+	if err := fill(ctx, primaryURL); err != nil {
+		fail("fill: %v", err)
 	}
 
 	standby, err := primary.StartStandby(ctx)

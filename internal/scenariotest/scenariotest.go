@@ -78,6 +78,23 @@ func Generate(t testing.TB, name string, start time.Time, span time.Duration) Hi
 // that asks for the same file's content (see pgtest.Shared). Read it only.
 func GenerateFile(t testing.TB, path string, start time.Time, span time.Duration) History {
 	t.Helper()
+	h, fill := FillFile(t, path, start, span)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("scenariotest: %v", err)
+	}
+	sum := sha256.Sum256(data)
+	key := fmt.Sprintf("file %s %x %s %s", filepath.Base(path), sum[:8], h.From.Format("20060102T1504"), span)
+	h.URL = pgtest.Shared(t, key, fill)
+	return h
+}
+
+// FillFile returns a function that writes the history of the scenario
+// file at path from start for span into the database at its URL, for
+// databases a test makes itself (pgtest.Replica); GenerateFile shares one
+// instead.
+func FillFile(t testing.TB, path string, start time.Time, span time.Duration) (History, func(ctx context.Context, url string) error) {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("scenariotest: %v", err)
@@ -91,10 +108,7 @@ func GenerateFile(t testing.TB, path string, start time.Time, span time.Duration
 		t.Fatalf("scenariotest: model %s: %v", path, err)
 	}
 	h := History{Model: m, From: start.UTC(), To: start.UTC().Add(span)}
-	sum := sha256.Sum256(data)
-	key := fmt.Sprintf("file %s %x %s %s", filepath.Base(path), sum[:8], h.From.Format("20060102T1504"), span)
-	h.URL = pgtest.Shared(t, key, func(ctx context.Context, url string) error { return write(ctx, m, url, h) })
-	return h
+	return h, func(ctx context.Context, url string) error { return write(ctx, m, url, h) }
 }
 
 // write writes the model's history from h.From to h.To into the database
