@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lagtrail/lagtrail/internal/pgtest"
+	"github.com/lagtrail/lagtrail/internal/randhist"
 	"github.com/lagtrail/lagtrail/query"
 	"github.com/lagtrail/lagtrail/store"
 )
@@ -43,63 +44,8 @@ func TestStatusViewMatchesEvaluateOnRandomHistories(t *testing.T) {
 	var polls []*store.Poll
 	for gi := range groups {
 		g := store.GroupRef{Region: "cn-hangzhou", InstanceID: "alikafka-random", Group: fmt.Sprintf("random-%02d", gi)}
-		type part struct {
-			b, c    int64
-			stalled int
-		}
-		parts := make([]part, partitions)
-		for p := range parts {
-			parts[p] = part{b: 10_000, c: 10_000 - int64(rng.IntN(3)*100)}
-		}
-		// How the group behaves: 0 idle, 1 steady, 2 troubled, 3 falling
-		// behind.
-		kind := gi % 4
-		n := 20 + rng.IntN(35)
-		at := first.Add(time.Duration(gi) * time.Second)
-		for range n {
-			at = at.Add(time.Minute + time.Duration(rng.IntN(4000)-2000)*time.Millisecond)
-			if rng.IntN(30) == 0 {
-				at = at.Add(time.Duration(1+rng.IntN(3)) * time.Minute) // a gap
-			}
-			ts := store.TopicSample{Topic: "t"}
-			for p := range parts {
-				pt := &parts[p]
-				switch kind {
-				case 0:
-					if rng.IntN(6) == 0 {
-						pt.b++ // a message now and then
-					}
-					if rng.IntN(3) > 0 {
-						pt.c = pt.b // consumed by the next poll or so
-					}
-				case 1:
-					pt.b += int64(40 + rng.IntN(40))
-					pt.c = min(pt.b, pt.c+int64(30+rng.IntN(60)))
-				case 3:
-					pt.b += int64(60 + rng.IntN(20))
-					pt.c += int64(20 + rng.IntN(30))
-				default:
-					pt.b += int64(rng.IntN(80))
-					switch r := rng.IntN(100); {
-					case pt.stalled > 0:
-						pt.stalled--
-					case r < 8:
-						pt.stalled = 2 + rng.IntN(20)
-					case r < 12 && pt.c > 500:
-						pt.c -= int64(1 + rng.IntN(400))
-					case r < 13:
-						pt.c = pt.b
-					case r < 14:
-						pt.b -= int64(rng.IntN(100))
-						pt.c = min(pt.c, pt.b)
-					default:
-						pt.c = min(pt.b, pt.c+int64(rng.IntN(90)))
-					}
-				}
-				ts.Partitions = append(ts.Partitions, store.PartitionOffsets{Partition: int32(p), BrokerOffset: pt.b, ConsumerOffset: pt.c, LastTimestampMs: -1})
-			}
-			polls = append(polls, &store.Poll{Group: g, StartedAt: at.Add(-time.Second), SampledAt: at, Duration: time.Second, OK: true, LastTimestampMs: -1, Topics: []store.TopicSample{ts}})
-		}
+		// How the group behaves: idle, steady, troubled, falling behind.
+		polls = append(polls, randhist.Polls(rng, g, randhist.Kinds[gi%4], first.Add(time.Duration(gi)*time.Second), randhist.Config{Partitions: partitions, MaxPolls: 55, MaxGap: 3 * time.Minute})...)
 	}
 	// Four more groups are polled every second, as a recorder with a 1 s
 	// interval does, and their consumers commit every 5 s, Kafka's default

@@ -9,85 +9,10 @@ import (
 	"time"
 
 	"github.com/lagtrail/lagtrail/internal/pgtest"
+	"github.com/lagtrail/lagtrail/internal/randhist"
 	"github.com/lagtrail/lagtrail/query"
 	"github.com/lagtrail/lagtrail/store"
 )
-
-// trackerKinds are the behaviours of the random histories: idle partitions
-// that get a message now and then, steady consumers, troubled ones (stalls,
-// rewinds, resets, broker offsets going back), consumers falling behind,
-// and consumers polled every second that commit every 5 s.
-var trackerKinds = []string{"idle", "steady", "troubled", "falling", "bunched"}
-
-// trackerHistory returns the polls of one random group of partitions
-// partitions from start: its kind's behaviour, with gaps, polls a minute
-// apart give or take 2 s (a second for "bunched").
-func trackerHistory(rng *rand.Rand, g store.GroupRef, kind string, start time.Time, partitions int) []*store.Poll {
-	type part struct {
-		b, c    int64
-		stalled int
-	}
-	parts := make([]part, partitions)
-	for p := range parts {
-		parts[p] = part{b: 10_000, c: 10_000 - int64(rng.IntN(3)*100)}
-	}
-	step, jitter, n := time.Minute, 4000, 20+rng.IntN(40)
-	if kind == "bunched" {
-		step, jitter, n = time.Second, 200, 60+rng.IntN(120)
-	}
-	var polls []*store.Poll
-	at := start
-	for i := range n {
-		at = at.Add(step + time.Duration(rng.IntN(jitter)-jitter/2)*time.Millisecond).Truncate(time.Microsecond)
-		if kind != "bunched" && rng.IntN(25) == 0 {
-			at = at.Add(time.Duration(1+rng.IntN(20)) * time.Minute) // a gap, at times longer than the window
-		}
-		ts := store.TopicSample{Topic: "t"}
-		for p := range parts {
-			pt := &parts[p]
-			switch kind {
-			case "idle":
-				if rng.IntN(6) == 0 {
-					pt.b++
-				}
-				if rng.IntN(3) > 0 {
-					pt.c = pt.b
-				}
-			case "steady":
-				pt.b += int64(40 + rng.IntN(40))
-				pt.c = min(pt.b, pt.c+int64(30+rng.IntN(60)))
-			case "falling":
-				pt.b += int64(60 + rng.IntN(20))
-				pt.c += int64(20 + rng.IntN(30))
-			case "bunched":
-				pt.b += int64(8 + rng.IntN(5))
-				if i%5 == 4 && (i < n/2 || rng.IntN(4) > 0) {
-					pt.c = pt.b - int64(rng.IntN(4))
-				}
-			default:
-				pt.b += int64(rng.IntN(80))
-				switch r := rng.IntN(100); {
-				case pt.stalled > 0:
-					pt.stalled--
-				case r < 8:
-					pt.stalled = 2 + rng.IntN(20)
-				case r < 12 && pt.c > 500:
-					pt.c -= int64(1 + rng.IntN(400))
-				case r < 13:
-					pt.c = pt.b
-				case r < 14:
-					pt.b -= int64(rng.IntN(100))
-					pt.c = min(pt.c, pt.b)
-				default:
-					pt.c = min(pt.b, pt.c+int64(rng.IntN(90)))
-				}
-			}
-			ts.Partitions = append(ts.Partitions, store.PartitionOffsets{Partition: int32(p), BrokerOffset: pt.b, ConsumerOffset: pt.c, LastTimestampMs: -1})
-		}
-		polls = append(polls, &store.Poll{Group: g, StartedAt: at.Add(-time.Millisecond), SampledAt: at, Duration: time.Millisecond, OK: true, LastTimestampMs: -1, Topics: []store.TopicSample{ts}})
-	}
-	return polls
-}
 
 // TestTrackerMatchesPartitionStates feeds random histories, poll by poll,
 // to a Tracker per partition and checks that at every poll it gives the
@@ -107,10 +32,10 @@ func TestTrackerMatchesPartitionStates(t *testing.T) {
 	histories := map[store.GroupRef][]*store.Poll{}
 	var all []*store.Poll
 	for gi := range groups {
-		kind := trackerKinds[gi%len(trackerKinds)]
+		kind := randhist.Kinds[gi%len(randhist.Kinds)]
 		g := store.GroupRef{Region: "cn-hangzhou", InstanceID: "alikafka-tracker", Group: fmt.Sprintf("%s-%02d", kind, gi)}
 		refs = append(refs, g)
-		histories[g] = trackerHistory(rng, g, kind, start.Add(time.Duration(gi)*time.Second), partitions)
+		histories[g] = randhist.Polls(rng, g, kind, start.Add(time.Duration(gi)*time.Second), randhist.Config{Partitions: partitions, MaxPolls: 60, MaxGap: 20 * time.Minute})
 		all = append(all, histories[g]...)
 		if gi%3 == 0 {
 			rules = append(rules, store.StatusRule{Region: g.Region, Instance: g.InstanceID, Group: g.Group, AllowedLag: int64(50 + 10*gi)})
