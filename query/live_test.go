@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -20,11 +21,11 @@ import (
 	"github.com/lagtrail/lagtrail/store"
 )
 
-// liveScenario: an idle topic that gets a message every few seconds per
-// partition, consumed half a second later, and a busy group that
-// stalls for the scenario's second minute (the model steps by the minute).
+// liveScenario names the fleet: an idle topic read by idle-reader and a
+// busy one read by busy-reader. Their offsets come from liveProgress, which
+// moves them by the second; the scenario model steps by the minute.
 const liveScenario = `name: live-idle
-description: idle partitions and a one-minute stall, recorded at 1 s polls
+description: an idle group and a busy one, recorded at 1 s polls
 seed: 3
 poll_interval: 1m
 instances:
@@ -35,34 +36,80 @@ instances:
       - {name: idle, partitions: 2, rate: 0.3}
       - {name: busy, partitions: 2, rate: 50}
     groups:
-      - {id: idle-reader, topics: [idle], capacity: 100, latency: 500ms}
+      - {id: idle-reader, topics: [idle], capacity: 100}
       - {id: busy-reader, topics: [busy], capacity: 500}
-incidents:
-  - {kind: stall, group: busy-reader, at: 1m, for: 1m}
 `
 
-// TestLiveIdleAndStall records the scenario live through the SDK (an
-// ingest.Recorder against internal/alisim) at 1 s polls, from before its stall until after the busy group caught up (2 to
-// 3 minutes: the model steps by the minute). The
-// idle partitions, which get a message now and then, must never be worse
-// than OK in query status, nor in the fleet's view at the last poll; the
-// stall (about 60 polls without progress) must be one incident that starts
-// at the stall, peaks at its end and recovers after it.
+// The live recording's timeline, from its start: busy-reader stalls from
+// liveStallAt for liveStallFor (15 polls at 1 s), then works off its
+// backlog within seconds.
+const (
+	liveStallAt  = 30 * time.Second
+	liveStallFor = 15 * time.Second
+)
+
+// liveProgress is what the simulated API reports at t for a recording that
+// started at t0. Each idle partition gets a message every 3 s (the two
+// partitions out of phase), consumed half a second later, so about one
+// poll in six sees a lag of 1. The busy partitions get 50 messages a second,
+// consumed 0.2 s later, until the stall; then the consumer offset stays put
+// for liveStallFor, and afterwards moves at 500 a second until it is back.
+func liveProgress(t0 time.Time, group string, t time.Time) alisim.GroupProgress {
+	s := t.Sub(t0).Seconds()
+	ms := func(sec float64) int64 { return t0.Add(time.Duration(sec * float64(time.Second))).UnixMilli() }
+	var tp alisim.TopicProgress
+	switch group {
+	case "idle-reader":
+		tp.Name = "idle"
+		for p := range 2 {
+			phase := 1.3 * float64(p)
+			produced := int64(math.Floor((s + phase) / 3))
+			consumed := int64(math.Floor((s + phase - 0.5) / 3))
+			tp.Partitions = append(tp.Partitions, alisim.PartitionProgress{
+				Partition: p, Broker: 1000 + produced, Consumer: 1000 + consumed,
+				LastTimestampMs: ms(3*float64(consumed) - phase),
+			})
+		}
+	case "busy-reader":
+		tp.Name = "busy"
+		at, until := liveStallAt.Seconds(), (liveStallAt + liveStallFor).Seconds()
+		for p := range 2 {
+			broker := int64(math.Floor(50 * s))
+			consumed := int64(math.Floor(50 * (min(s, at) - 0.2)))
+			if s >= until {
+				consumed = min(broker, consumed+int64(math.Floor(500*(s-until))))
+			}
+			consumed = max(consumed, 0)
+			tp.Partitions = append(tp.Partitions, alisim.PartitionProgress{
+				Partition: p, Broker: 100_000 + broker, Consumer: 100_000 + consumed,
+				LastTimestampMs: ms(float64(consumed) / 50),
+			})
+		}
+	}
+	return alisim.GroupProgress{Topics: []alisim.TopicProgress{tp}}
+}
+
+// TestLiveIdleAndStall records two groups live through the SDK (an
+// ingest.Recorder against internal/alisim) at 1 s polls, for about a
+// minute: an idle one, and a busy one that stalls for 15 polls and then
+// catches up. The idle partitions, which get a message now and then, must
+// never be worse than OK in query status, nor in the fleet's view at the
+// last poll; the stall must be one incident that starts at the stall,
+// peaks at its end and recovers after it, with a STALL in its statuses.
 func TestLiveIdleAndStall(t *testing.T) {
 	t.Parallel()
 	spec, err := scenario.Parse([]byte(liveScenario))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The model's time zero is on the minute; the stall is its second
-	// minute, 0 to 60 s from now.
-	zero := time.Now().UTC().Truncate(time.Minute)
-	m, err := scenario.New(spec, zero)
+	zero := time.Now().UTC()
+	m, err := scenario.New(spec, zero.Truncate(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
 	const keyID, secret = "LTAI5tLiveTestKey", "live-test-secret"
 	simCfg := m.ServerConfig(map[string]string{keyID: secret}, nil)
+	simCfg.Progress = func(_, _, group string, at time.Time) alisim.GroupProgress { return liveProgress(zero, group, at) }
 	sim, err := alisim.New(simCfg)
 	if err != nil {
 		t.Fatal(err)
@@ -86,9 +133,9 @@ func TestLiveIdleAndStall(t *testing.T) {
 	runCtx, stopRun := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- rec.Run(runCtx) }()
-	stallFrom, stallTo := zero.Add(time.Minute), zero.Add(2*time.Minute)
-	// The model works off the backlog over the next minute, evenly.
-	until := stallTo.Add(75 * time.Second)
+	stallFrom, stallTo := zero.Add(liveStallAt), zero.Add(liveStallAt+liveStallFor)
+	// The backlog is gone 2 s after the stall; record 10 s more.
+	until := stallTo.Add(12 * time.Second)
 
 	// Record until the backlog is gone, however slowly the machine goes.
 	deadline := time.Now().Add(time.Until(until) + 3*time.Minute)
@@ -161,14 +208,16 @@ func TestLiveIdleAndStall(t *testing.T) {
 	}
 	inc := rep.Incidents[0]
 	// A loaded machine may delay a poll by seconds: allow 3 poll
-	// intervals, and at least 10 s, of a 60 s stall.
-	slack := max(3*rep.PollInterval, 10*time.Second)
+	// intervals, and at least 5 s, of a 15 s stall.
+	slack := max(3*rep.PollInterval, 5*time.Second)
 	if inc.Start.Before(stallFrom.Add(-slack)) || inc.Start.After(stallFrom.Add(slack)) ||
 		inc.Peak.Before(stallTo.Add(-slack)) || inc.Peak.After(stallTo.Add(slack)) ||
 		inc.Recovered == nil || !inc.Recovered.After(stallTo) {
 		t.Errorf("incident start %s, peak %s, recovered %v; the stall was %s to %s (polls every %s)",
 			inc.Start.Format(time.TimeOnly), inc.Peak.Format(time.TimeOnly), inc.Recovered, stallFrom.Format(time.TimeOnly), stallTo.Format(time.TimeOnly), rep.PollInterval)
 	}
+	t.Logf("stall %s to %s; incident from %s, peak %s (lag %d), recovered %v", stallFrom.Format(time.TimeOnly), stallTo.Format(time.TimeOnly),
+		inc.Start.Format(time.TimeOnly), inc.Peak.Format(time.TimeOnly), inc.PeakLag, inc.Recovered)
 	if !slices.ContainsFunc(rep.Statuses, func(iv query.Interval) bool { return iv.Status == query.StatusStall || iv.Status == query.StatusStop }) {
 		t.Errorf("no STALL or STOP in the incident report's statuses: %+v", rep.Statuses)
 	}
