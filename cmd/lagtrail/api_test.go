@@ -364,7 +364,9 @@ func TestAPIStreamsAndCompresses(t *testing.T) {
 	t.Parallel()
 	h := scenariotest.Generate(t, "incident", scenariotest.Monday, 7*24*time.Hour)
 	srv := apiTestServer(t, h.URL, "")
-	path := "/api/v1/export?view=partition_offsets&from=2025-01-06T00:00:00Z&to=2025-01-08T00:00:00Z&format=csv"
+	// Half a day of samples, some megabytes of CSV: far more than any
+	// buffer between the handler and the client holds.
+	path := "/api/v1/export?view=partition_offsets&from=2025-01-06T00:00:00Z&to=2025-01-06T12:00:00Z&format=csv"
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := http.DefaultClient.Do(req)
@@ -385,10 +387,11 @@ func TestAPIStreamsAndCompresses(t *testing.T) {
 		}
 		n++
 	}
-	cli := runCLI(t, "export", "--view", "partition_offsets", "--from", "2025-01-06T00:00:00Z", "--to", "2025-01-08T00:00:00Z", "--database-url", h.URL)
-	if want := strings.Count(cli.stdout, "\n"); n < 100_000 || n != want {
-		t.Errorf("streamed %d CSV records, the command printed %d; want the same, over 100,000", n, want)
+	cli := runCLI(t, "export", "--view", "partition_offsets", "--from", "2025-01-06T00:00:00Z", "--to", "2025-01-06T12:00:00Z", "--database-url", h.URL)
+	if want := strings.Count(cli.stdout, "\n"); n < 20_000 || n != want {
+		t.Errorf("streamed %d CSV records, the command printed %d; want the same, over 20,000", n, want)
 	}
+	t.Logf("streamed %d CSV records, chunked", n)
 
 	// The default client asks for gzip and decompresses transparently.
 	resp2, err := http.Get(srv.URL + "/api/v1/lag?from=2025-01-10T00:00:00Z&to=2025-01-12T00:00:00Z&step=1h&by=partition")
