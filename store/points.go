@@ -18,17 +18,14 @@ type PartitionPoint struct {
 	AllowedLag             int64
 }
 
-// pointsSQL reads the samples PartitionStates reads (the CTE s of
-// statesSQL, with the same arguments $1 to $5), in the order a tracker
+// pointsSQL reads the samples PartitionStates reads, by the same CTE s
+// (samplesCTE, with the same arguments $1 to $5), in the order a tracker
 // takes them: by group, then time.
 const pointsSQL = `
-SELECT ps.group_key, ps.topic_key, ps.partition, ps.sampled_at, ps.broker_offset, ps.consumer_offset
-FROM lagtrail.partition_samples ps
-WHERE ps.group_key = ANY($1::int[])
-  AND ps.sampled_at >= $2::timestamptz AND ps.sampled_at < $3::timestamptz
-  AND ($4::text IS NULL OR ps.topic_key = (SELECT tk.topic_key FROM lagtrail.topics tk WHERE tk.name = $4::text))
-  AND ($5::int IS NULL OR ps.partition = $5::int)
-ORDER BY ps.group_key, ps.sampled_at`
+WITH ` + samplesCTE + `
+SELECT s.g, s.tp, s.p, s.t, s.b, s.c
+FROM s
+ORDER BY s.g, s.t`
 
 // pointNamesSQL names the groups $1, with their allowed lag, and the
 // topics $2.
