@@ -23,7 +23,7 @@ func TestBenchWeb(t *testing.T) {
 	}
 	dbURL := pgtest.URL(t)
 	args := []string{"bench", "web", "--database-url", dbURL, "--groups", "30", "--partitions", "2", "--big-partitions", "4",
-		"--days", "2", "--runs", "1", "--browser", browser, "--format", "json"}
+		"--days", "1", "--runs", "1", "--browser", browser, "--format", "json"}
 	r := runCLI(t, args...)
 	if r.code != 0 {
 		t.Fatalf("bench web: exit %d: %s", r.code, r.stderr)
@@ -32,9 +32,9 @@ func TestBenchWeb(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("report: %v\n%s", err, r.stdout)
 	}
-	// 3 groups x 4 partitions x 2 days, and 30 x 2 x 60 rounds.
-	if rep.Samples != 3*4*2*1440+30*2*60 || rep.FleetGroups != 33 || rep.FleetComputeMs <= 0 {
-		t.Errorf("samples %d, fleet %d groups in %v ms; want 36,240 samples and 33 groups", rep.Samples, rep.FleetGroups, rep.FleetComputeMs)
+	// 3 groups x 4 partitions x 1 day, and 30 x 2 x 60 rounds.
+	if rep.Samples != 3*4*1440+30*2*60 || rep.FleetGroups != 33 || rep.FleetComputeMs <= 0 {
+		t.Errorf("samples %d, fleet %d groups in %v ms; want 20,880 samples and 33 groups", rep.Samples, rep.FleetGroups, rep.FleetComputeMs)
 	}
 	rows := map[string]int{}
 	for _, q := range rep.Requests {
@@ -43,16 +43,16 @@ func TestBenchWeb(t *testing.T) {
 			t.Errorf("%s: %v ms, %d bytes", q.Name, q.MedianMs, q.Bytes)
 		}
 	}
-	// The range is 2 days of whole hours from the hour after now: 48
-	// buckets of 1h, or 2,880 of 1m.
+	// The range is a day of whole hours from the hour after now: 24
+	// buckets of 1h, or 1,440 of 1m.
 	for name, want := range map[string]int{
 		"fleet: fleet (cached)":               33,
-		"group view: lag by partition":        4 * 48,
-		"group view: lag by group (time lag)": 48,
-		"group view: rates by group":          48,
-		"baseline: lag by partition":          4 * 2880,
-		"baseline: rates by group":            2880,
-		"baseline: lag by group (time lag)":   2880,
+		"group view: lag by partition":        4 * 24,
+		"group view: lag by group (time lag)": 24,
+		"group view: rates by group":          24,
+		"baseline: lag by partition":          4 * 1440,
+		"baseline: rates by group":            1440,
+		"baseline: lag by group (time lag)":   1440,
 	} {
 		if rows[name] != want {
 			t.Errorf("%s: %d rows, want %d", name, rows[name], want)

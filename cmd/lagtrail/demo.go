@@ -29,6 +29,7 @@ import (
 type demoFlags struct {
 	dbURL, scenario, out string
 	live, interval       time.Duration
+	days                 int
 	keep                 bool
 }
 
@@ -43,8 +44,9 @@ func newDemoCmd(g *globals) *cobra.Command {
      from the local server binaries, or else in Docker when an engine
      answers
   2. migrate it
-  3. generate 7 days of history from the bundled incident scenario (a
-     night-time stall of payments-ledger), starting at midnight UTC 7 days ago
+  3. generate --days days of history (7 unless told) from the bundled
+     incident scenario (a night-time stall of payments-ledger), starting at
+     midnight UTC that many days ago
   4. serve the scenario on a loopback port and record it live for --live
   5. print a report: the fleet now, the incident group's status timeline,
      lag, rates and time to drain, a capacity line per group, and the
@@ -66,6 +68,9 @@ demo prints its URL and commands to try next.`,
 			if f.out == "" {
 				return usagef("--out: empty; name a folder for the charts")
 			}
+			if f.days < 1 || f.days > 31 {
+				return usagef("--days %d: want 1 to 31", f.days)
+			}
 			if !cmd.Flag("log-level").Changed {
 				g.logLevel = "warn" // the steps say what is going on
 			}
@@ -75,6 +80,7 @@ demo prints its URL and commands to try next.`,
 	cmd.Flags().StringVar(&f.dbURL, "database-url", "", "use this PostgreSQL database instead of a throwaway one (it is migrated and written to)")
 	cmd.Flags().StringVar(&f.scenario, "scenario", "incident", "bundled scenario (incident, quiet, capacity) or scenario YAML file")
 	cmd.Flags().StringVar(&f.out, "out", "lagtrail-demo", "folder for the charts")
+	cmd.Flags().IntVar(&f.days, "days", 7, "days of history to generate before recording live, from midnight UTC that many days ago")
 	cliflag.DurationVar(cmd.Flags(), &f.live, "live", 20*time.Second, "how long to record the simulator live")
 	cliflag.DurationVar(cmd.Flags(), &f.interval, "interval", 5*time.Second, "poll interval while recording live")
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "leave the throwaway database running and print how to use and stop it")
@@ -105,8 +111,11 @@ func runDemo(ctx context.Context, g *globals, f *demoFlags) (err error) {
 		return err
 	}
 	now := time.Now().UTC()
-	model, err := scenarioModel(f.scenario, "-7d", now)
+	model, err := scenarioModel(f.scenario, fmt.Sprintf("-%dd", f.days), now)
 	if err != nil {
+		return err
+	}
+	if err := incidentsInHistory(model, now, f.days); err != nil {
 		return err
 	}
 	began := time.Now()
@@ -251,6 +260,26 @@ func recordLive(ctx context.Context, log *slog.Logger, st *store.Store, m *scena
 		return 0, fmt.Errorf("refresh rollups: %w", err)
 	}
 	return sim.RequestCount(alisim.ActionGetConsumerProgress), nil
+}
+
+// incidentsInHistory refuses a history that ends before one of the
+// scenario's incidents does: the report would look for it in vain.
+func incidentsInHistory(m *scenario.Model, now time.Time, days int) error {
+	var last *scenario.Incident
+	for i, inc := range m.Scenario().Incidents {
+		if last == nil || inc.At+inc.For > last.At+last.For {
+			last = &m.Scenario().Incidents[i]
+		}
+	}
+	if last == nil {
+		return nil
+	}
+	const day = 24 * time.Hour
+	if end := time.Duration(last.At + last.For); m.Start().Add(end).After(now) {
+		return usagef("--days %d: scenario %s has a %s on day %d that ends after now; give at least --days %d",
+			days, m.Scenario().Name, last.Kind, int(time.Duration(last.At)/day), int((end+day-1)/day))
+	}
+	return nil
 }
 
 // randomHex returns n random bytes in hex.

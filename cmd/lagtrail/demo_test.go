@@ -11,12 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lagtrail/lagtrail/examples"
 	"github.com/lagtrail/lagtrail/internal/pgtest"
 	"github.com/lagtrail/lagtrail/query"
 )
 
 // TestDemoFindsTheScriptedIncident runs lagtrail demo on a test database
-// and checks that its report finds what the incident scenario scripted:
+// with the bundled incident scenario's incidents moved to its first two
+// days, so that two days of history hold them (--days 2, a third of the
+// default week's generation), and checks that its report finds what the
+// scenario scripted:
 // the stall within two poll intervals of its start, the rewind, and the
 // incident group's rates within 2% of the model's; that its capacity
 // verdicts are those of lagtrail report capacity run as the report says;
@@ -27,7 +31,8 @@ func TestDemoFindsTheScriptedIncident(t *testing.T) {
 	t.Parallel()
 	out := t.TempDir()
 	l := lagtrail{t: t, dbURL: pgtest.URL(t), secret: e2eSecret}
-	r := l.run("demo", "--database-url", l.dbURL, "--out", out, "--live", "3s", "--interval", "1s")
+	r := l.run("demo", "--database-url", l.dbURL, "--out", out, "--live", "3s", "--interval", "1s",
+		"--scenario", shortIncidentScenario(t), "--days", "2")
 	if r.code != 0 {
 		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -75,6 +80,48 @@ func TestDemoFindsTheScriptedIncident(t *testing.T) {
 		f.Close()
 		if err != nil || img.Bounds().Dx() < 480 {
 			t.Errorf("%s: not a readable PNG: %v", c, err)
+		}
+	}
+}
+
+// shortIncidentScenario writes the bundled incident scenario with its
+// incidents moved into its first two days and returns the file's path.
+func shortIncidentScenario(t *testing.T) string {
+	t.Helper()
+	data, err := examples.Scenario("incident")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	for _, at := range [][2]string{{"at: 5d2h8m,", "at: 1d2h8m,"}, {"at: 5d2h10m,", "at: 1d2h10m,"}, {"at: 3d10h,", "at: 10h,"}} {
+		if strings.Count(s, at[0]) != 1 {
+			t.Fatalf("the bundled incident scenario no longer has one incident %q: update the test", at[0])
+		}
+		s = strings.Replace(s, at[0], at[1], 1)
+	}
+	path := filepath.Join(t.TempDir(), "incident-short.yaml")
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestDemoRefusesAHistoryWithoutItsIncidents: --days too short for the
+// scenario's incidents is a usage error naming the --days it needs, before
+// any database is touched.
+func TestDemoRefusesAHistoryWithoutItsIncidents(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--days", "4"}, "--days 4: scenario night-incident has a stall on day 5 that ends after now; give at least --days 6"},
+		{[]string{"--days", "0"}, "--days 0: want 1 to 31"},
+		{[]string{"--days", "32"}, "--days 32: want 1 to 31"},
+	} {
+		r := runCLI(t, append([]string{"demo", "--database-url", "postgres://127.0.0.1:1/none"}, tc.args...)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("demo %v: exit %d, stderr %q; want %d and %q", tc.args, r.code, r.stderr, exitUsage, tc.want)
 		}
 	}
 }
