@@ -136,7 +136,10 @@ func keyCols(a string, l Level) string {
 //	     the earliest sample above: running max and min, no self-join.
 //	tlp  each partition's time lag and kind; tlb the key's largest, with
 //	     the kind of the partition it comes from, or lower_bound when any
-//	     partition's is (the true largest may then be larger).
+//	     partition's is (the true largest may then be larger). tlb is
+//	     MATERIALIZED: inlined at the group level, its constant keys left
+//	     the planner only g to merge on, and a 4.5-day incident report
+//	     compared 21 M pairs of rows to join 6,540 (3.8 s, now 2.5 s).
 //	evb  the kinds of breaks per key and bucket.
 func bucketsSQL(l Level) string {
 	q := seriesCTE + `,
@@ -201,7 +204,7 @@ tlp AS (
          CASE WHEN q.b <= q.c OR q.lt > 0 THEN 0 WHEN x.t_lo IS NOT NULL THEN 1 ELSE 2 END AS tl_kind
   FROM q LEFT JOIN est x ON x.g = q.g AND x.tp = q.tp AND x.p = q.p AND x.t = q.t AND x.o = 0
 ),
-tlb AS (
+tlb AS MATERIALIZED (
   SELECT {{keys tlp}}, tlp.bucket, max(tlp.tl) AS tl,
          CASE WHEN max(tlp.tl_kind) = 2 THEN 2 ELSE (array_agg(tlp.tl_kind ORDER BY tlp.tl DESC))[1] END AS tl_kind
   FROM tlp GROUP BY 1, 2, 3, 4
