@@ -307,18 +307,28 @@ func webBenchHistory(ctx context.Context, st *store.Store, f *webBenchFlags, rep
 	progress("writing %s samples: 3 groups x %d partitions x %d days, and %d groups x %d partitions x 1 hour, all at 1 minute",
 		thousands(rep.Samples), f.bigParts, f.days, f.groups, f.parts)
 	began := time.Now()
+	// An hour of the big groups, and 5 minutes of the fleet, per write:
+	// each write also evaluates its groups' status now, once per write.
+	var batch []*store.Poll
 	for i := range big.Config().Rounds {
-		if _, err := st.WritePolls(ctx, big.Round(i)); err != nil {
-			return err
+		batch = append(batch, big.Round(i)...)
+		if (i+1)%60 == 0 || i == big.Config().Rounds-1 {
+			if _, err := st.WritePolls(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
 		}
 	}
 	for i := range fleet.Config().Rounds {
-		polls := fleet.Round(i)
-		for _, p := range polls {
+		for _, p := range fleet.Round(i) {
 			p.Group.InstanceID = webBenchFleetInstance
+			batch = append(batch, p)
 		}
-		if _, err := st.WritePolls(ctx, polls); err != nil {
-			return err
+		if (i+1)%5 == 0 || i == fleet.Config().Rounds-1 {
+			if _, err := st.WritePolls(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
 		}
 	}
 	progress("wrote the history in %s; rolling it up", time.Since(began).Round(time.Second))
