@@ -35,11 +35,7 @@
 //
 // [Store.Fleet] and [Store.PartitionsNow] read the lagtrail.group_status and
 // partition_status views: each group's status and figures at its last
-// successful poll. They read lagtrail.partition_now, which every write
-// refreshes for the groups it stores successful polls of, in the same
-// transaction (lagtrail.refresh_now, which evaluates the hour of samples
-// before each group's last successful poll, about 2 ms a group); only
-// NODATA, which depends on the time, is decided when they are read.
+// successful poll, from the hour of samples before it (about 2 ms a group).
 // [Store.ExplainBuckets] returns PostgreSQL's measured plan of a bucket
 // statement.
 //

@@ -101,10 +101,9 @@ func (f *flatInt4) add(v []int32) {
 }
 
 // writePollsTx runs the write once. When every name is cached and no poll
-// reports rebalances, as in steady recording, the write is two statements
-// in one transaction, the INSERT and the refresh of the groups'
-// now-state: no lookup of stored polls (which only keeps a rewritten poll
-// from creating dictionary rows).
+// reports rebalances, as in steady recording, the write is one statement
+// and one round trip: no transaction block, no lookup of stored polls
+// (which only keeps a rewritten poll from creating dictionary rows).
 func (s *Store) writePollsTx(ctx context.Context, polls []*Poll) (int, error) {
 	if groups, keys, ok := s.dict.cachedKeys(polls); ok && !slices.ContainsFunc(polls, func(p *Poll) bool { return len(p.Rebalances) > 0 }) {
 		rows := make([]keyed, len(polls))
@@ -116,14 +115,7 @@ func (s *Store) writePollsTx(ctx context.Context, polls []*Poll) (int, error) {
 		for _, r := range rows {
 			b.add(r.p, r.g, r.at, keys)
 		}
-		var inserted map[pollKey]bool
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			var err error
-			if inserted, err = b.insert(ctx, tx); err != nil {
-				return err
-			}
-			return refreshNow(ctx, tx, rows)
-		})
+		inserted, err := b.insert(ctx, s.pool)
 		if err != nil {
 			return 0, err
 		}
@@ -217,9 +209,6 @@ func (s *Store) writePollsSlow(ctx context.Context, polls []*Poll) (int, error) 
 			}
 		}
 	}
-	if err = refreshNow(ctx, tx, rows); err != nil {
-		return 0, err
-	}
 	if err = tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
@@ -228,28 +217,6 @@ func (s *Store) writePollsSlow(ctx context.Context, polls []*Poll) (int, error) 
 		s.logger.Debug("polls already stored", slog.Int("polls", len(polls)), slog.Int("new", len(inserted)))
 	}
 	return len(inserted), nil
-}
-
-// refreshNow stores the now-state (lagtrail.partition_now) of the groups
-// with a successful poll among rows, in the transaction that writes them:
-// lagtrail.refresh_now evaluates each group at its last successful poll.
-// A poll written again, or one older than its group's last, refreshes the
-// group too: a late poll can change the window the last one is judged by.
-func refreshNow(ctx context.Context, tx pgx.Tx, rows []keyed) error {
-	var groups []int32
-	for _, r := range rows {
-		if r.p.OK {
-			groups = append(groups, r.g)
-		}
-	}
-	if len(groups) == 0 {
-		return nil
-	}
-	slices.Sort(groups)
-	if _, err := tx.Exec(ctx, `SELECT lagtrail.refresh_now($1::int[])`, slices.Compact(groups)); err != nil {
-		return fmt.Errorf("refresh now-state: %w", err)
-	}
-	return nil
 }
 
 // querier runs a query: a transaction or the pool.
