@@ -121,31 +121,14 @@ RETURNING q.group_key, q.hour`, refreshSpan, refreshBatch)
 		if n == 0 {
 			return nil
 		}
-		var groups []int32
-		first, last := taken[0].Hour, taken[0].Hour
-		for _, q := range taken {
-			groups = append(groups, q.GroupKey)
-			first = minTime(first, q.Hour)
-			last = maxTime(last, q.Hour)
-		}
-		slices.Sort(groups)
-		groups = slices.Compact(groups)
-		// The hour before each queued one: the first poll of an hour
-		// closes an interval that started in it.
-		from, to := first.UTC().Add(-Hour), last.UTC().Add(Hour)
-		edges := make([]time.Time, 0, int(to.Sub(from)/Hour)+1)
-		for t := from; !t.After(to); t = t.Add(Hour) {
-			edges = append(edges, t)
-		}
-		args := []any{pgx.QueryExecModeExec, groups, from.Add(-EdgeSlack), to.Add(EdgeSlack), nil, nil,
-			float64(DefaultGapFactor), float64(DefaultResetFactor), edges}
+		w := batchWindow(taken)
 		var p, g int64
-		if err := tx.QueryRow(ctx, rollupHourlySQL, args...).Scan(&p, &g); err != nil {
+		if err := tx.QueryRow(ctx, rollupHourlySQL, append([]any{pgx.QueryExecModeExec}, w.hourlyArgs()...)...).Scan(&p, &g); err != nil {
 			return fmt.Errorf("hourly rollups: %w", err)
 		}
 		prows, grows = prows+p, grows+g
-		dayFrom, dayTo := from.Truncate(Day), to.Add(-time.Nanosecond).Truncate(Day).Add(Day)
-		if err := tx.QueryRow(ctx, rollupDailySQL, pgx.QueryExecModeExec, groups, dayFrom, dayTo).Scan(&p, &g); err != nil {
+		dayFrom, dayTo := w.from.Truncate(Day), w.to.Add(-time.Nanosecond).Truncate(Day).Add(Day)
+		if err := tx.QueryRow(ctx, rollupDailySQL, pgx.QueryExecModeExec, w.groups, dayFrom, dayTo).Scan(&p, &g); err != nil {
 			return fmt.Errorf("daily rollups: %w", err)
 		}
 		prows, grows = prows+p, grows+g
@@ -283,4 +266,41 @@ func (s *Store) rollupBucketsQuery(ctx context.Context, q AggregateQuery) (strin
 	}
 	topic, partition, edges := q.filters()
 	return rollupBucketsSQL(q.By, part, group), []any{keys, edges, topic, partition}, true, nil
+}
+
+// rollupWindow is what one refresh batch rebuilds: its groups and the
+// hours from the one before its first queued hour to the end of its last.
+type rollupWindow struct {
+	groups   []int32
+	from, to time.Time
+}
+
+// batchWindow returns the window of the queued entries taken, which must
+// not be empty.
+func batchWindow(taken []queued) rollupWindow {
+	var w rollupWindow
+	first, last := taken[0].Hour, taken[0].Hour
+	for _, q := range taken {
+		w.groups = append(w.groups, q.GroupKey)
+		first = minTime(first, q.Hour)
+		last = maxTime(last, q.Hour)
+	}
+	slices.Sort(w.groups)
+	w.groups = slices.Compact(w.groups)
+	// The hour before each queued one: the first poll of an hour closes
+	// an interval that started in it.
+	w.from, w.to = first.UTC().Add(-Hour), last.UTC().Add(Hour)
+	return w
+}
+
+// hourlyArgs are the arguments of the hourly statement for the window:
+// its groups, the samples' time range with the edge slack, no topic or
+// partition filter, the default break factors and the hour edges.
+func (w rollupWindow) hourlyArgs() []any {
+	edges := make([]time.Time, 0, int(w.to.Sub(w.from)/Hour)+1)
+	for t := w.from; !t.After(w.to); t = t.Add(Hour) {
+		edges = append(edges, t)
+	}
+	return []any{w.groups, w.from.Add(-EdgeSlack), w.to.Add(EdgeSlack), nil, nil,
+		float64(DefaultGapFactor), float64(DefaultResetFactor), edges}
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,31 +66,14 @@ RETURNING q.group_key, q.hour`, baselineSpan, baselineBatch)
 		if n == 0 {
 			return nil
 		}
-		var groups []int32
-		first, last := taken[0].Hour, taken[0].Hour
-		for _, q := range taken {
-			groups = append(groups, q.GroupKey)
-			first = minTime(first, q.Hour)
-			last = maxTime(last, q.Hour)
-		}
-		slices.Sort(groups)
-		groups = slices.Compact(groups)
-		// The hour before each queued one: the first poll of an hour
-		// closes an interval that started in it.
-		from, to := first.UTC().Add(-Hour), last.UTC().Add(Hour)
-		edges := make([]time.Time, 0, int(to.Sub(from)/Hour)+1)
-		for t := from; !t.After(to); t = t.Add(Hour) {
-			edges = append(edges, t)
-		}
-		args := []any{pgx.QueryExecModeExec, groups, from.Add(-EdgeSlack), to.Add(EdgeSlack), nil, nil,
-			float64(DefaultGapFactor), float64(DefaultResetFactor), edges}
+		w := batchWindow(taken)
 		var p, g int64
-		if err := tx.QueryRow(ctx, baselineHourlySQL, args...).Scan(&p, &g); err != nil {
+		if err := tx.QueryRow(ctx, baselineHourlySQL, append([]any{pgx.QueryExecModeExec}, w.hourlyArgs()...)...).Scan(&p, &g); err != nil {
 			return fmt.Errorf("hourly rollups: %w", err)
 		}
 		prows, grows = prows+p, grows+g
-		dayFrom, dayTo := from.Truncate(Day), to.Add(-time.Nanosecond).Truncate(Day).Add(Day)
-		if err := tx.QueryRow(ctx, baselineDailySQL, pgx.QueryExecModeExec, groups, dayFrom, dayTo).Scan(&p, &g); err != nil {
+		dayFrom, dayTo := w.from.Truncate(Day), w.to.Add(-time.Nanosecond).Truncate(Day).Add(Day)
+		if err := tx.QueryRow(ctx, baselineDailySQL, pgx.QueryExecModeExec, w.groups, dayFrom, dayTo).Scan(&p, &g); err != nil {
 			return fmt.Errorf("daily rollups: %w", err)
 		}
 		prows, grows = prows+p, grows+g

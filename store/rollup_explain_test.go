@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -42,9 +41,9 @@ func BenchmarkRefreshRollupsExplain(b *testing.B) {
 			sql       string
 			args      func([]queued) []any
 		}{
-			{"baseline", "", baselineHourlySQL, baselineHourlyArgs},
-			{"baseline, work_mem 64MB", "SET LOCAL work_mem = '64MB'", baselineHourlySQL, baselineHourlyArgs},
-			{"current", refreshSettings, rollupHourlySQL, baselineHourlyArgs},
+			{"baseline", "", baselineHourlySQL, hourlyArgsOf},
+			{"baseline, work_mem 64MB", "SET LOCAL work_mem = '64MB'", baselineHourlySQL, hourlyArgsOf},
+			{"current", refreshSettings, rollupHourlySQL, hourlyArgsOf},
 		} {
 			plan := explainRollup(ctx, b, pool, v.set, v.sql, v.args)
 			b.Logf("%s:\n%s", v.name, plan)
@@ -52,26 +51,9 @@ func BenchmarkRefreshRollupsExplain(b *testing.B) {
 	}
 }
 
-// baselineHourlyArgs are the arguments the baseline passes the hourly
-// statement for the entries taken.
-func baselineHourlyArgs(taken []queued) []any {
-	var groups []int32
-	first, last := taken[0].Hour, taken[0].Hour
-	for _, q := range taken {
-		groups = append(groups, q.GroupKey)
-		first = minTime(first, q.Hour)
-		last = maxTime(last, q.Hour)
-	}
-	slices.Sort(groups)
-	groups = slices.Compact(groups)
-	from, to := first.UTC().Add(-Hour), last.UTC().Add(Hour)
-	var edges []time.Time
-	for t := from; !t.After(to); t = t.Add(Hour) {
-		edges = append(edges, t)
-	}
-	return []any{groups, from.Add(-EdgeSlack), to.Add(EdgeSlack), nil, nil,
-		float64(DefaultGapFactor), float64(DefaultResetFactor), edges}
-}
+// hourlyArgsOf are the hourly statement's arguments for the entries
+// taken, as the refresh and the baseline pass them.
+func hourlyArgsOf(taken []queued) []any { return batchWindow(taken).hourlyArgs() }
 
 // explainRollup runs sql under EXPLAIN (ANALYZE, BUFFERS) with the
 // arguments args makes of the first batch the baseline would take, in a
