@@ -207,7 +207,7 @@ func collectAnalytic[T any](ctx context.Context, s *Store, q string, args []any)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, pgx.RowToStructByName[T])
+	return collectByName[T](rows)
 }
 
 func wrapRead(what string, err error) error {
