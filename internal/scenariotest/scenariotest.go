@@ -39,7 +39,17 @@ var (
 // once per test binary.
 func Model(t testing.TB, name string, start time.Time) *scenario.Model {
 	t.Helper()
+	return modelEvery(t, name, start, 0)
+}
+
+// modelEvery is Model with the scenario's poll interval replaced by every,
+// unless every is zero.
+func modelEvery(t testing.TB, name string, start time.Time, every time.Duration) *scenario.Model {
+	t.Helper()
 	key := name + "@" + start.UTC().Format(time.RFC3339)
+	if every != 0 {
+		key += " every " + every.String()
+	}
 	modelsMu.Lock()
 	defer modelsMu.Unlock()
 	if m, ok := models[key]; ok {
@@ -53,6 +63,9 @@ func Model(t testing.TB, name string, start time.Time) *scenario.Model {
 	if err != nil {
 		t.Fatalf("scenariotest: parse %s: %v", name, err)
 	}
+	if every != 0 {
+		s.PollInterval = scenario.Duration(every)
+	}
 	m, err := scenario.New(s, start.UTC())
 	if err != nil {
 		t.Fatalf("scenariotest: model %s: %v", name, err)
@@ -65,9 +78,38 @@ func Model(t testing.TB, name string, start time.Time) *scenario.Model {
 // from start for the given span, generated once per test binary.
 func Generate(t testing.TB, name string, start time.Time, span time.Duration) History {
 	t.Helper()
-	m := Model(t, name, start)
-	h := History{Model: m, From: start.UTC(), To: start.UTC().Add(span)}
-	key := fmt.Sprintf("%s %s %s", name, h.From.Format("20060102T1504"), span)
+	return GeneratePart(t, name, start, Part{From: start, To: start.Add(span)})
+}
+
+// Part is the part of a scenario's history that GeneratePart writes.
+type Part struct {
+	// From and To delimit the history written, [From, To): a test that
+	// reads a few hours of a week pays for those hours only.
+	From, To time.Time
+	// Every replaces the scenario's poll interval, for a test that reads
+	// hourly or daily figures over weeks; zero keeps the scenario's.
+	Every time.Duration
+}
+
+// GeneratePart returns a database holding part p of the history of bundled
+// scenario name started at start (the scenario's days and events count
+// from start, wherever p begins), generated once per test binary.
+func GeneratePart(t testing.TB, name string, start time.Time, p Part) History {
+	t.Helper()
+	if !p.From.Before(p.To) || p.From.Before(start) || p.Every < 0 {
+		t.Fatalf("scenariotest: part [%s, %s) every %s of %s started at %s: want a range from the start on and an interval not negative", p.From, p.To, p.Every, name, start)
+	}
+	m := modelEvery(t, name, start, p.Every)
+	h := History{Model: m, From: p.From.UTC(), To: p.To.UTC()}
+	// The key of a whole history from the start is the one every run
+	// before parts existed used; parts add what differs.
+	key := fmt.Sprintf("%s %s %s", name, start.UTC().Format("20060102T1504"), h.To.Sub(start.UTC()))
+	if !h.From.Equal(start.UTC()) {
+		key += " from " + h.From.Format("20060102T150405")
+	}
+	if p.Every != 0 {
+		key += " every " + p.Every.String()
+	}
 	h.URL = pgtest.Shared(t, key, func(ctx context.Context, url string) error { return write(ctx, m, url, h) })
 	return h
 }
