@@ -62,7 +62,14 @@ API in this process and measures, median of --runs after a warm-up:
 
 It prints each request's median time, rows and bytes, the ratio of the
 baseline to the downsampled load, and PostgreSQL's plan (EXPLAIN ANALYZE) of
-the lag-by-partition request in both forms. With Chromium (--browser auto
+the lag-by-partition request in both forms.
+
+It also times, with nothing cached, the reads that must stay interactive at
+scale (the fleet computed, a cold /metrics scrape, lag and rates over the
+range at 5m, status at 10m and over 24h at 1m, an incident report over the
+4 hours around the stall, and the BI view group_lag_daily), each against the
+time PostgreSQL takes to read the partition samples its answer is built
+from, with the ratio. With Chromium (--browser auto
 finds /usr/bin/chromium; "off" skips it) it also loads the fleet page and the
 group page headless and reports the time from navigation to charts drawn.
 
@@ -114,6 +121,7 @@ type webBenchReport struct {
 	Samples         int64             `json:"samples_written"`
 	Runs            int               `json:"runs"`
 	Requests        []webBenchRequest `json:"requests"`
+	Reads           []webBenchRead    `json:"reads"`
 	FleetComputeMs  float64           `json:"fleet_compute_median_ms"`
 	FleetGroups     int               `json:"fleet_rows"`
 	GroupViewMs     float64           `json:"group_view_median_ms"`
@@ -227,18 +235,12 @@ func runBenchWeb(cmd *cobra.Command, g *globals, f *webBenchFlags) error {
 	if err != nil {
 		return err
 	}
-	// The fleet endpoint serves a computation for 15 s: time the
-	// computation itself.
-	fleetTimes, err := timeRuns(f.runs, func() error {
-		gs, err := eng.Fleet(ctx, query.FleetRequest{})
-		rep.FleetGroups = len(gs)
+	// The fleet endpoint serves a computation for 15 s: the reads time
+	// the computation itself, first.
+	if rep.Reads, err = benchReads(ctx, st, eng, client, base, from, to, f.runs, progress); err != nil {
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("fleet: %w", err)
 	}
-	rep.FleetComputeMs = medianMs(fleetTimes)
-	progress("fleet computed in the database: median %.0f ms for %d groups", rep.FleetComputeMs, rep.FleetGroups)
+	rep.FleetComputeMs, rep.FleetGroups = rep.Reads[0].MedianMs, rep.Reads[0].Rows
 	for _, p := range []struct {
 		step time.Duration
 		tier query.Tier
@@ -307,8 +309,7 @@ func webBenchHistory(ctx context.Context, st *store.Store, f *webBenchFlags, rep
 	progress("writing %s samples: 3 groups x %d partitions x %d days, and %d groups x %d partitions x 1 hour, all at 1 minute",
 		thousands(rep.Samples), f.bigParts, f.days, f.groups, f.parts)
 	began := time.Now()
-	// An hour of the big groups, and 5 minutes of the fleet, per write:
-	// each write also evaluates its groups' status now, once per write.
+	// An hour of the big groups, and 5 minutes of the fleet, per write.
 	var batch []*store.Poll
 	for i := range big.Config().Rounds {
 		batch = append(batch, big.Round(i)...)
@@ -400,8 +401,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// fetchRows GETs a JSON table with gzip and returns its rows and the bytes
-// on the wire.
+// fetchRows GETs a JSON table (or incident report) with gzip and returns
+// its rows (or points) and the bytes on the wire.
 func fetchRows(ctx context.Context, client *http.Client, u string) (int, int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -424,13 +425,15 @@ func fetchRows(ctx context.Context, client *http.Client, u string) (int, int64, 
 		b, _ := io.ReadAll(body)
 		return 0, 0, fmt.Errorf("status %d: %s", resp.StatusCode, b)
 	}
+	// A table has rows; an incident report, its series of points.
 	var doc struct {
-		Rows []json.RawMessage `json:"rows"`
+		Rows   []json.RawMessage `json:"rows"`
+		Series []json.RawMessage `json:"series"`
 	}
 	if err := json.NewDecoder(body).Decode(&doc); err != nil {
 		return 0, 0, err
 	}
-	return len(doc.Rows), wire.n, nil
+	return len(doc.Rows) + len(doc.Series), wire.n, nil
 }
 
 func msSince(t time.Time) float64 { return float64(time.Since(t)) / float64(time.Millisecond) }
@@ -475,6 +478,14 @@ func writeWebBench(w io.Writer, rep *webBenchReport) error {
 		t.add(r.Name, int64(r.MedianMs+0.5), int64(r.MinMs+0.5), int64(r.MaxMs+0.5), int64(r.Rows), r.Bytes)
 	}
 	if err := t.writeTable(&b); err != nil {
+		return err
+	}
+	fmt.Fprintf(&b, "\nreads, nothing cached, against a baseline: reading the partition samples each answer is built from\n\n")
+	rt := &table{columns: []column{{"read", kText}, {"median_ms", kInt}, {"rows", kInt}, {"baseline_ms", kInt}, {"baseline_samples", kInt}, {"ratio", kText}}}
+	for _, r := range rep.Reads {
+		rt.add(r.Name, int64(r.MedianMs+0.5), int64(r.Rows), int64(r.BaselineMs+0.5), r.BaselineRows, fmt.Sprintf("%.1fx", r.Ratio))
+	}
+	if err := rt.writeTable(&b); err != nil {
 		return err
 	}
 	fmt.Fprintf(&b, "\nfleet computed (query fleet, uncached): median %.0f ms for %d groups\n", rep.FleetComputeMs, rep.FleetGroups)

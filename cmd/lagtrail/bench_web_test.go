@@ -58,6 +58,35 @@ func TestBenchWeb(t *testing.T) {
 			t.Errorf("%s: %d rows, want %d", name, rows[name], want)
 		}
 	}
+	// The reads: each timed, with the rows its answer must have, against
+	// a baseline that read samples. The big group's range is 25 whole
+	// hours (the hour after now included), 4 partitions at 1 minute, of
+	// which the history holds the last day.
+	reads := map[string]webBenchRead{}
+	for _, r := range rep.Reads {
+		reads[r.Name] = r
+		if r.MedianMs <= 0 || r.BaselineMs <= 0 || r.BaselineRows <= 0 || r.Ratio <= 0 || r.Rows <= 0 {
+			t.Errorf("read %+v: want times, rows, samples and a ratio", r)
+		}
+	}
+	for name, want := range map[string]int{
+		"fleet, computed (query fleet)": 33,
+		"lag by group, 1d at 5m":        24 * 12,
+		"lag by partition, 1d at 5m":    4 * 24 * 12,
+		"rates by group, 1d at 5m":      24 * 12,
+	} {
+		if r, ok := reads[name]; !ok || r.Rows != want {
+			t.Errorf("read %s: %+v, want %d rows", name, r, want)
+		}
+	}
+	for _, name := range []string{"/metrics, cold scrape", "status, 1d at 10m", "status, 24h at 1m", "report incident, 4h", "BI: group_lag_daily, 1d, every group"} {
+		if _, ok := reads[name]; !ok {
+			t.Errorf("no read %s in %+v", name, rep.Reads)
+		}
+	}
+	if r := reads["lag by partition, 1d at 5m"]; r.BaselineRows < 4*1440-4*60 || r.BaselineRows > 4*1440 {
+		t.Errorf("lag by partition: baseline read %d samples, want the day of 4 partitions at 1 minute", r.BaselineRows)
+	}
 	if rep.GroupViewMs <= 0 || rep.BaselineMs <= 0 || rep.Ratio <= 0 {
 		t.Errorf("group view %v ms, baseline %v ms, ratio %v", rep.GroupViewMs, rep.BaselineMs, rep.Ratio)
 	}
