@@ -483,7 +483,7 @@ func writeWebBench(w io.Writer, rep *webBenchReport) error {
 	fmt.Fprintf(&b, "\nreads, nothing cached, against a baseline: reading the partition samples each answer is built from\n\n")
 	rt := &table{columns: []column{{"read", kText}, {"median_ms", kInt}, {"rows", kInt}, {"baseline_ms", kInt}, {"baseline_samples", kInt}, {"ratio", kText}}}
 	for _, r := range rep.Reads {
-		rt.add(r.Name, int64(r.MedianMs+0.5), int64(r.Rows), int64(r.BaselineMs+0.5), r.BaselineRows, fmt.Sprintf("%.1fx", r.Ratio))
+		rt.add(r.Name, int64(r.MedianMs+0.5), int64(r.Rows), int64(r.BaselineMs+0.5), r.BaselineRows, fmt.Sprintf("%.3gx", r.Ratio))
 	}
 	if err := rt.writeTable(&b); err != nil {
 		return err

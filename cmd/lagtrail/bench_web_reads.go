@@ -126,7 +126,7 @@ func benchReads(ctx context.Context, st *store.Store, eng *query.Engine, client 
 		if r.BaselineMs > 0 {
 			r.Ratio = r.MedianMs / r.BaselineMs
 		}
-		progress("%s: median %.0f ms, %d rows; baseline %.0f ms for %d samples (%.1fx)", r.Name, r.MedianMs, r.Rows, r.BaselineMs, r.BaselineRows, r.Ratio)
+		progress("%s: median %.0f ms, %d rows; baseline %.0f ms for %d samples (%.3gx)", r.Name, r.MedianMs, r.Rows, r.BaselineMs, r.BaselineRows, r.Ratio)
 		out = append(out, r)
 	}
 	return out, nil
