@@ -40,6 +40,9 @@ func TestConfigValidate(t *testing.T) {
 		{"empty group", func(c *Config) { c.Targets[0].Groups = []string{" "} }, "empty group"},
 		{"region only discovers", func(c *Config) { c.Targets[0].Instance = ""; c.Targets[0].Groups = nil }, ""},
 		{"negative allowed lag", func(c *Config) { v := int64(-5); c.Targets[0].AllowedLag = &v }, "targets[0]: allowed lag must not be negative, got -5"},
+		{"negative linger", func(c *Config) { c.Buffer.Linger = -time.Millisecond }, "buffer linger must be between 0 and the interval (1m0s), got -1ms"},
+		{"linger as long as the interval", func(c *Config) { c.Interval = 2 * time.Second; c.Buffer.Linger = 2 * time.Second }, "buffer linger must be between 0 and the interval (2s), got 2s"},
+		{"linger shorter than the interval", func(c *Config) { c.Interval = 2 * time.Second; c.Buffer.Linger = time.Second }, ""},
 		{"zero allowed lag", func(c *Config) { v := int64(0); c.Targets[0].AllowedLag = &v }, ""},
 	}
 	for _, tt := range tests {

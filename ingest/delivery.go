@@ -61,6 +61,10 @@ type delivery struct {
 	m      *metrics
 	maxMem int
 	batch  int
+	linger time.Duration
+	// lingering, when set (by tests), is called as the writer starts to
+	// wait for a batch.
+	lingering func()
 
 	wake chan struct{}
 
@@ -72,7 +76,7 @@ type delivery struct {
 }
 
 func newDelivery(w Writer, sp Spool, log *slog.Logger, m *metrics, cfg BufferConfig) *delivery {
-	d := &delivery{w: w, sp: sp, log: log, m: m, maxMem: cfg.MemoryPolls, batch: cfg.BatchPolls, wake: make(chan struct{}, 1)}
+	d := &delivery{w: w, sp: sp, log: log, m: m, maxMem: cfg.MemoryPolls, batch: cfg.BatchPolls, linger: cfg.Linger, wake: make(chan struct{}, 1)}
 	d.updateGauges()
 	return d
 }
@@ -118,6 +122,7 @@ func (d *delivery) run(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case <-d.wake:
+					d.waitForBatch(ctx)
 				}
 			}
 			if d.overBound() {
@@ -142,6 +147,38 @@ func (d *delivery) run(ctx context.Context) {
 			case <-timer.C:
 				break wait
 			}
+		}
+	}
+}
+
+// waitForBatch waits, up to the linger, for more polls to join the one
+// just queued in the next write: it returns early when a full batch waits
+// or ctx ends, and at once when nothing is queued.
+func (d *delivery) waitForBatch(ctx context.Context) {
+	d.mu.Lock()
+	queued := len(d.mem)
+	d.mu.Unlock()
+	if queued == 0 {
+		return
+	}
+	if d.lingering != nil {
+		d.lingering()
+	}
+	timer := time.NewTimer(d.linger)
+	defer timer.Stop()
+	for {
+		d.mu.Lock()
+		full := len(d.mem) >= d.batch
+		d.mu.Unlock()
+		if full {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			return
+		case <-d.wake:
 		}
 	}
 }

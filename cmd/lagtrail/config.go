@@ -34,8 +34,9 @@ type fileConfig struct {
 
 // bufferConfig bounds the polls held in memory for the database.
 type bufferConfig struct {
-	MemoryPolls *int `yaml:"memory_polls"`
-	BatchPolls  *int `yaml:"batch_polls"`
+	MemoryPolls *int      `yaml:"memory_polls"`
+	BatchPolls  *int      `yaml:"batch_polls"`
+	Linger      *duration `yaml:"linger"`
 }
 
 // spoolConfig bounds the on-disk spool under data_dir.
@@ -154,6 +155,13 @@ func (c *fileConfig) ingestConfig() (ingest.Config, error) {
 			return out, fmt.Errorf("buffer.batch_polls must be between 1 and 10000, got %d", *v)
 		}
 		out.Buffer.BatchPolls = *v
+	}
+	if v := c.Buffer.Linger; v != nil {
+		d, interval := time.Duration(*v), cmp.Or(out.Interval, ingest.DefaultInterval)
+		if d < time.Millisecond || d > 10*time.Second || d >= interval {
+			return out, fmt.Errorf("buffer.linger must be between 1ms and 10s and shorter than interval (%s), got %s", interval, d)
+		}
+		out.Buffer.Linger = d
 	}
 	if c.Spool.MaxMB != nil {
 		if c.DataDir == "" {

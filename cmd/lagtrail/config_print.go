@@ -127,6 +127,7 @@ var configDefaults = map[string]configDefault{
 	"data_dir":                      none("none, so no spool: polls wait in memory only while the database is down"),
 	"buffer.memory_polls":           constant(ingest.DefaultMemoryPolls),
 	"buffer.batch_polls":            constant(ingest.DefaultBatchPolls),
+	"buffer.linger":                 constant(ingest.DefaultLinger),
 	"spool.max_mb": func(c *fileConfig) (any, string) {
 		if c.DataDir == "" {
 			return nil, "unused: no data_dir"

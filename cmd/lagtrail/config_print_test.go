@@ -175,6 +175,7 @@ func TestConfigPrintFillsEveryDefault(t *testing.T) {
 		{"data_dir", got.DataDir, ""},
 		{"buffer.memory_polls", i(got.Buffer.MemoryPolls), ingest.DefaultMemoryPolls},
 		{"buffer.batch_polls", i(got.Buffer.BatchPolls), ingest.DefaultBatchPolls},
+		{"buffer.linger", d(got.Buffer.Linger), ingest.DefaultLinger},
 		{"spool.max_mb (no data_dir)", i(got.Spool.MaxMB), -1},
 		{"ha.enabled", got.HA.Enabled, false},
 		{"ha.lease_ttl (ha off)", d(got.HA.LeaseTTL), time.Duration(-1)},
