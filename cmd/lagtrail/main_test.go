@@ -17,5 +17,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	pgtest.Main(m)
+	// The recorder tests (reliability_test.go, tls_test.go, ...) spend
+	// most of a minute each waiting on recorder processes, outages and
+	// timers, and their files sort late: with 8 slots they waited up to
+	// 107 s for one, and set the package's time.
+	pgtest.MainParallel(m, 16)
 }

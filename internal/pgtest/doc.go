@@ -42,7 +42,8 @@
 //
 // Main lets at least 8 parallel tests run at once unless -parallel is
 // given: database tests mostly wait, so GOMAXPROCS slots leave a 2-core
-// machine idle.
+// machine idle. MainParallel lets a package whose tests wait on child
+// processes for minutes ask for more.
 //
 // When no server can be found the test is skipped with a message naming the
 // three options and why each failed; with LAGTRAIL_REQUIRE_DB=1 it fails

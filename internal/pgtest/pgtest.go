@@ -45,9 +45,15 @@ const minParallel = 8
 // rather than go test's GOMAXPROCS: database tests spend most of their
 // time waiting on the server, child processes and timers, so on a 2-core
 // machine two slots leave the CPUs idle while tests queue.
-func Main(m *testing.M) {
+func Main(m *testing.M) { MainParallel(m, minParallel) }
+
+// MainParallel is Main letting at least n parallel tests run at once, for
+// a package whose tests mostly wait on child processes and timers: with
+// too few slots, those that start last wait minutes for one, and the
+// package takes as long as its last test's wait plus its run.
+func MainParallel(m *testing.M, n int) {
 	mainCalled.Store(true)
-	raiseParallel(minParallel)
+	raiseParallel(max(n, minParallel))
 	code := m.Run()
 	if err := teardown(context.Background()); err != nil {
 		// A teardown error leaks a server or directory but does not make
