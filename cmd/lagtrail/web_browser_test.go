@@ -55,7 +55,6 @@ var webStatusOrder = []string{"NODATA", "OK", "WARN", "REWIND", "STALL", "STOP"}
 // Forward, and the incident report; and checks that every point each chart
 // drew is the API's value for the same request. It saves screenshots.
 func TestWebUI(t *testing.T) {
-	t.Parallel()
 	exe := requireChromium(t)
 	began := time.Now()
 	h := webHistory(t)

@@ -59,7 +59,6 @@ func webTimeInputTable() []string {
 // checks that the pages' error message lists the forms. It needs Chromium,
 // not a database.
 func TestWebTimeInputs(t *testing.T) {
-	t.Parallel()
 	exe := requireChromium(t)
 	mux := http.NewServeMux()
 	mux.Handle("/assets/", webui.Handler())
