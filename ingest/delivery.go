@@ -155,10 +155,7 @@ func (d *delivery) run(ctx context.Context) {
 // just queued in the next write: it returns early when a full batch waits
 // or ctx ends, and at once when nothing is queued.
 func (d *delivery) waitForBatch(ctx context.Context) {
-	d.mu.Lock()
-	queued := len(d.mem)
-	d.mu.Unlock()
-	if queued == 0 {
+	if d.queued() == 0 {
 		return
 	}
 	if d.lingering != nil {
@@ -166,13 +163,7 @@ func (d *delivery) waitForBatch(ctx context.Context) {
 	}
 	timer := time.NewTimer(d.linger)
 	defer timer.Stop()
-	for {
-		d.mu.Lock()
-		full := len(d.mem) >= d.batch
-		d.mu.Unlock()
-		if full {
-			return
-		}
+	for d.queued() < d.batch {
 		select {
 		case <-ctx.Done():
 			return
@@ -181,6 +172,13 @@ func (d *delivery) waitForBatch(ctx context.Context) {
 		case <-d.wake:
 		}
 	}
+}
+
+// queued is how many polls wait in memory.
+func (d *delivery) queued() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.mem)
 }
 
 // finish writes what is in memory, bounded by writeTimeout, and spills what
@@ -392,9 +390,7 @@ func (d *delivery) updateGauges() {
 
 // unwritten returns how many polls wait in memory or the spool.
 func (d *delivery) unwritten() int {
-	d.mu.Lock()
-	n := len(d.mem)
-	d.mu.Unlock()
+	n := d.queued()
 	if d.sp != nil {
 		n += d.sp.Stats().Records
 	}
