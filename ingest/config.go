@@ -20,6 +20,7 @@ const (
 	DefaultClientsPerRegion  = 8
 	DefaultUpkeepInterval    = time.Hour
 	DefaultRollupInterval    = 5 * time.Minute
+	DefaultNowInterval       = 2 * time.Second
 	DefaultMemoryPolls       = 10_000
 	DefaultBatchPolls        = 500
 	DefaultLinger            = 100 * time.Millisecond
@@ -58,6 +59,13 @@ type Config struct {
 	// the polls written (default 5m, at least 10s). RunOnce refreshes them
 	// once, after its writes.
 	RollupInterval time.Duration
+	// NowInterval is how often the groups written since the last time get
+	// their stored now-state (status and figures at the last poll, which
+	// the fleet, /metrics and the status views read) refreshed: default
+	// 2s, between 100ms and 1m. A group polled more often than this is
+	// evaluated once per refresh. RunOnce refreshes once, after its
+	// writes.
+	NowInterval time.Duration
 	// Buffer bounds the polls waiting in memory for the database.
 	Buffer BufferConfig
 	// Spool, when set, takes the polls the database cannot: while it
@@ -170,6 +178,9 @@ func (c Config) withDefaults() Config {
 	if c.RollupInterval == 0 {
 		c.RollupInterval = DefaultRollupInterval
 	}
+	if c.NowInterval == 0 {
+		c.NowInterval = DefaultNowInterval
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -220,6 +231,8 @@ func (c Config) Validate() error {
 		return bad("upkeep interval must be at least 1m, got %s", c.UpkeepInterval)
 	case c.RollupInterval < 10*time.Second:
 		return bad("rollup interval must be at least 10s, got %s", c.RollupInterval)
+	case c.NowInterval < 100*time.Millisecond || c.NowInterval > time.Minute:
+		return bad("now-state interval must be between 100ms and 1m, got %s", c.NowInterval)
 	case c.Interval < 0:
 		return bad("interval must be positive, got %s", c.Interval)
 	case c.Interval < time.Second:

@@ -27,6 +27,9 @@ type Writer interface {
 	Upkeep(ctx context.Context, cfg store.UpkeepConfig, now time.Time) (store.UpkeepResult, error)
 	// RefreshRollups brings the rollups up to date with the polls written.
 	RefreshRollups(ctx context.Context) (store.RollupResult, error)
+	// RefreshNow brings the stored now-state up to date with the polls
+	// written.
+	RefreshNow(ctx context.Context) (store.NowResult, error)
 	// SetStatusRules replaces the stored status rules with those of the
 	// config (Config.StatusRules).
 	SetStatusRules(ctx context.Context, rules []store.StatusRule) error
@@ -110,6 +113,10 @@ func (r *Recorder) Run(ctx context.Context) error {
 	})
 	eg.Go(func() error {
 		r.keepRollups(ctx)
+		return nil
+	})
+	eg.Go(func() error {
+		r.keepNowState(ctx)
 		return nil
 	})
 	eg.Go(func() error {
@@ -226,6 +233,9 @@ func (r *Recorder) RunOnce(ctx context.Context) (OnceResult, error) {
 	res.Unwritten = r.d.unwritten()
 	sort.Strings(res.Failed)
 	if ctx.Err() == nil {
+		if _, err := r.w.RefreshNow(ctx); err != nil {
+			r.log.Warn("refresh now-state", slog.Any("err", err))
+		}
 		if _, err := r.w.RefreshRollups(ctx); err != nil {
 			r.log.Warn("refresh rollups", slog.Any("err", err))
 		}
@@ -390,6 +400,22 @@ func (r *Recorder) keepRollups(ctx context.Context) {
 		}
 		if _, err := r.w.RefreshRollups(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("refresh rollups", slog.Any("err", err))
+		}
+	}
+}
+
+// keepNowState refreshes the now-state of the groups written since the
+// last time, every NowInterval. Several recorders of one database may do
+// it at once: each takes queued groups the others do not hold.
+func (r *Recorder) keepNowState(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(r.cfg.NowInterval):
+		}
+		if _, err := r.w.RefreshNow(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("refresh now-state", slog.Any("err", err))
 		}
 	}
 }

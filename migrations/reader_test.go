@@ -60,6 +60,9 @@ INSERT INTO lagtrail.partition_daily SELECT * FROM lagtrail.partition_hourly;
 INSERT INTO lagtrail.group_hourly (bucket, group_key, polls, lag_last, consumed, consume_rate)
     SELECT '2024-01-02 10:00:00+00', group_key, 1, 5, 5, 0.1 FROM lagtrail.consumer_groups;
 INSERT INTO lagtrail.group_daily SELECT * FROM lagtrail.group_hourly;
+-- Queued and never refreshed: partition_status evaluates the group when
+-- read, as the reader too.
+INSERT INTO lagtrail.now_queue (group_key) SELECT group_key FROM lagtrail.consumer_groups;
 INSERT INTO lagtrail.rebalance_log (group_key, generation, rebalanced_at, duration_ms,
                                     success, reason, reported_group, first_seen_at)
     SELECT group_key, 7, '2024-01-02 09:00:00+00', 300, true, 'join', 'group-1',

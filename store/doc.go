@@ -35,7 +35,12 @@
 //
 // [Store.Fleet] and [Store.PartitionsNow] read the lagtrail.group_status and
 // partition_status views: each group's status and figures at its last
-// successful poll, from the hour of samples before it (about 2 ms a group).
+// successful poll. The views read lagtrail.partition_now, where
+// [Store.RefreshNow] stores that evaluation (lagtrail.evaluate_partitions,
+// over the hour of samples before the poll, about 3 ms a group) for the
+// groups written since it last ran: every write queues its groups in the
+// same statement. A queued group never refreshed is evaluated when read.
+// Only NODATA, which depends on the time, is decided when they are read.
 // [Store.ExplainBuckets] returns PostgreSQL's measured plan of a bucket
 // statement.
 //

@@ -35,10 +35,21 @@ VALUES ($1, $2, $3, $4)
 ON CONFLICT (region, instance_id, consumer_group)
 DO UPDATE SET allowed_lag = greatest(lagtrail.status_rules.allowed_lag, EXCLUDED.allowed_lag)`
 
+// statusRulesRefreshSQL refreshes the now-state of the groups whose
+// allowed lag is no longer the one they had before the rules changed: $1
+// and $2, the group keys and allowed lags of group_rules read first.
+const statusRulesRefreshSQL = `
+SELECT lagtrail.refresh_now(coalesce(array_agg(r.group_key), '{}'))
+FROM lagtrail.group_rules r
+JOIN unnest($1::int[], $2::bigint[]) AS o(group_key, allowed_lag) ON o.group_key = r.group_key
+WHERE r.allowed_lag <> o.allowed_lag`
+
 // SetStatusRules replaces every stored status rule with rules, in one
 // transaction: the rules are those of the config of the recorder that set
-// them last. Rules naming the same target keep the larger allowed lag. It
-// checks every rule before it changes anything.
+// them last. Rules naming the same target keep the larger allowed lag. The
+// same transaction re-evaluates the now-state (lagtrail.partition_now) of
+// the groups whose allowed lag changed. It checks every rule before it
+// changes anything.
 func (s *Store) SetStatusRules(ctx context.Context, rules []StatusRule) error {
 	for i, r := range rules {
 		switch {
@@ -51,6 +62,11 @@ func (s *Store) SetStatusRules(ctx context.Context, rules []StatusRule) error {
 		}
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var keys []int32
+		var lags []int64
+		if err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(group_key), '{}'), coalesce(array_agg(allowed_lag), '{}') FROM lagtrail.group_rules`).Scan(&keys, &lags); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM lagtrail.status_rules`); err != nil {
 			return err
 		}
@@ -58,7 +74,13 @@ func (s *Store) SetStatusRules(ctx context.Context, rules []StatusRule) error {
 		for _, r := range rules {
 			b.Queue(statusRuleInsertSQL, r.Region, r.Instance, r.Group, r.AllowedLag)
 		}
-		return tx.SendBatch(ctx, b).Close()
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		// Statuses depend on the allowed lag: re-evaluate the groups
+		// whose allowed lag changed.
+		_, err := tx.Exec(ctx, statusRulesRefreshSQL, keys, lags)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("set status rules: %w", err)

@@ -308,9 +308,10 @@ func (b *rawPollBatch) add(p *Poll, groupKey int32, sampledAt time.Time, keys ma
 
 // insert writes the batch and returns the polls it inserted. Empty slices
 // of the concatenated arrays are stored as NULL. The same statement queues
-// the hours of the successful polls it inserted for RefreshRollups; the
+// the hours of the successful polls it inserted for RefreshRollups (the
 // upsert locks the queue entry, so a refresh either waits for this
-// transaction or skips the entry and leaves it queued.
+// transaction or skips the entry and leaves it queued) and their groups
+// for RefreshNow.
 func (b *rawPollBatch) insert(ctx context.Context, q querier) (map[pollKey]bool, error) {
 	rows, err := q.Query(ctx, `
 WITH ins AS (
@@ -343,6 +344,12 @@ queue AS (
   SELECT DISTINCT ins.group_key, date_trunc('hour', ins.sampled_at, 'UTC') FROM ins WHERE ins.ok
   ORDER BY 1, 2
   ON CONFLICT (group_key, hour) DO UPDATE SET queued_at = excluded.queued_at
+),
+now AS (
+  INSERT INTO lagtrail.now_queue (group_key)
+  SELECT DISTINCT ins.group_key FROM ins WHERE ins.ok
+  ORDER BY 1
+  ON CONFLICT (group_key) DO NOTHING
 )
 SELECT group_key, sampled_at FROM ins`,
 		b.sampledAt, b.startedAt, b.totalDiff, b.lastMs, b.brokerBase, b.groupKey,

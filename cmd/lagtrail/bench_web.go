@@ -332,7 +332,14 @@ func webBenchHistory(ctx context.Context, st *store.Store, f *webBenchFlags, rep
 			batch = batch[:0]
 		}
 	}
-	progress("wrote the history in %s; rolling it up", time.Since(began).Round(time.Second))
+	progress("wrote the history in %s; storing the now-state", time.Since(began).Round(time.Second))
+	t0 := time.Now()
+	fresh, err := st.RefreshNow(ctx)
+	if err != nil {
+		return err
+	}
+	progress("stored the now-state of %d groups in %s (%.1f ms a group); rolling up",
+		fresh.Groups, time.Since(t0).Round(time.Millisecond), float64(time.Since(t0).Microseconds())/1000/float64(max(fresh.Groups, 1)))
 	if _, err := st.RefreshRollups(ctx); err != nil {
 		return err
 	}

@@ -57,6 +57,7 @@ type storageConfig struct {
 	HourlyRetentionDays *int      `yaml:"hourly_retention_days"`
 	UpkeepInterval      *duration `yaml:"upkeep_interval"`
 	RollupInterval      *duration `yaml:"rollup_interval"`
+	NowInterval         *duration `yaml:"now_interval"`
 }
 
 type alibabaConfig struct {
@@ -201,6 +202,12 @@ func (c *fileConfig) ingestConfig() (ingest.Config, error) {
 			return out, fmt.Errorf("storage.rollup_interval must be at least 10s, got %s", time.Duration(*c.Storage.RollupInterval))
 		}
 		out.RollupInterval = time.Duration(*c.Storage.RollupInterval)
+	}
+	if c.Storage.NowInterval != nil {
+		if *c.Storage.NowInterval < duration(100*time.Millisecond) || *c.Storage.NowInterval > duration(time.Minute) {
+			return out, fmt.Errorf("storage.now_interval must be between 100ms and 1m, got %s", time.Duration(*c.Storage.NowInterval))
+		}
+		out.NowInterval = time.Duration(*c.Storage.NowInterval)
 	}
 	if err := out.Validate(); err != nil {
 		return out, errors.New(strings.TrimPrefix(err.Error(), ingest.ErrInvalidConfig.Error()+": "))

@@ -124,6 +124,7 @@ var configDefaults = map[string]configDefault{
 	"storage.hourly_retention_days": constant(store.DefaultHourlyRetentionDays),
 	"storage.upkeep_interval":       constant(ingest.DefaultUpkeepInterval),
 	"storage.rollup_interval":       constant(ingest.DefaultRollupInterval),
+	"storage.now_interval":          constant(ingest.DefaultNowInterval),
 	"data_dir":                      none("none, so no spool: polls wait in memory only while the database is down"),
 	"buffer.memory_polls":           constant(ingest.DefaultMemoryPolls),
 	"buffer.batch_polls":            constant(ingest.DefaultBatchPolls),

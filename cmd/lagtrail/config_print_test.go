@@ -171,6 +171,7 @@ func TestConfigPrintFillsEveryDefault(t *testing.T) {
 		{"storage.hourly_retention_days", i(got.Storage.HourlyRetentionDays), store.DefaultHourlyRetentionDays},
 		{"storage.upkeep_interval", d(got.Storage.UpkeepInterval), ingest.DefaultUpkeepInterval},
 		{"storage.rollup_interval", d(got.Storage.RollupInterval), ingest.DefaultRollupInterval},
+		{"storage.now_interval", d(got.Storage.NowInterval), ingest.DefaultNowInterval},
 		{"targets", fmt.Sprint(got.Targets), "[{cn-hangzhou i-1 [g1 g2] <nil>}]"},
 		{"data_dir", got.DataDir, ""},
 		{"buffer.memory_polls", i(got.Buffer.MemoryPolls), ingest.DefaultMemoryPolls},

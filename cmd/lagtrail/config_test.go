@@ -56,6 +56,8 @@ func TestBadConfigExitsTwoAndWritesNothing(t *testing.T) {
 		{"linger too long", "buffer:\n  linger: 1m\n" + targets, nil, "buffer.linger must be between 1ms and 10s"},
 		{"linger as long as the interval", "interval: 1s\nbuffer:\n  linger: 1s\n" + targets, nil, "shorter than interval (1s), got 1s"},
 		{"upkeep too often", "storage:\n  upkeep_interval: 5s\n" + targets, nil, "storage.upkeep_interval must be at least 1m, got 5s"},
+		{"now-state too often", "storage:\n  now_interval: 10ms\n" + targets, nil, "storage.now_interval must be between 100ms and 1m, got 10ms"},
+		{"now-state too rarely", "storage:\n  now_interval: 5m\n" + targets, nil, "storage.now_interval must be between 100ms and 1m, got 5m0s"},
 		{"unknown storage key", "storage:\n  retention: 3\n" + targets, nil, `unknown key "retention"`},
 		{"negative allowed lag", "targets:\n  - region: cn-hangzhou\n    allowed_lag: -5\n", nil, "targets[0]: allowed lag must not be negative, got -5"},
 		{"allowed lag not a number", "targets:\n  - region: cn-hangzhou\n    allowed_lag: lots\n", nil, "line 3"},

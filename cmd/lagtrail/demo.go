@@ -256,6 +256,9 @@ func recordLive(ctx context.Context, log *slog.Logger, st *store.Store, m *scena
 	if ctx.Err() != nil {
 		return 0, ctx.Err()
 	}
+	if _, err := st.RefreshNow(ctx); err != nil {
+		return 0, fmt.Errorf("refresh now-state: %w", err)
+	}
 	if _, err := st.RefreshRollups(ctx); err != nil {
 		return 0, fmt.Errorf("refresh rollups: %w", err)
 	}

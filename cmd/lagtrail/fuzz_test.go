@@ -91,6 +91,7 @@ func FuzzConfig(f *testing.F) {
 		for what, d := range map[string]time.Duration{
 			"interval": cfg.Interval, "poll_timeout": cfg.PollTimeout, "discovery_interval": cfg.DiscoveryInterval,
 			"storage.upkeep_interval": cfg.UpkeepInterval, "storage.rollup_interval": cfg.RollupInterval,
+			"storage.now_interval": cfg.NowInterval,
 		} {
 			if d < 0 {
 				t.Fatalf("%s %s accepted", what, d)

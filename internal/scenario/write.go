@@ -13,6 +13,7 @@ import (
 type HistoryWriter interface {
 	WritePolls(ctx context.Context, polls []*store.Poll) (int, error)
 	RefreshRollups(ctx context.Context) (store.RollupResult, error)
+	RefreshNow(ctx context.Context) (store.NowResult, error)
 }
 
 // HistoryStats counts what WriteHistory wrote.
@@ -25,7 +26,7 @@ type HistoryStats struct {
 const historyBatch = 2000
 
 // WriteHistory generates the model's history over [from, to) and writes
-// it, then brings the rollups up to date. progress, when not nil, gets the
+// it, then brings the now-state and the rollups up to date. progress, when not nil, gets the
 // fraction done now and then.
 func (m *Model) WriteHistory(ctx context.Context, w HistoryWriter, from, to time.Time, progress func(string)) (HistoryStats, error) {
 	var st HistoryStats
@@ -65,6 +66,9 @@ func (m *Model) WriteHistory(ctx context.Context, w HistoryWriter, from, to time
 	}
 	if err != nil {
 		return st, err
+	}
+	if _, err := w.RefreshNow(ctx); err != nil {
+		return st, fmt.Errorf("refresh now-state: %w", err)
 	}
 	for {
 		if progress != nil {
