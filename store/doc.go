@@ -39,8 +39,11 @@
 // [Store.RefreshNow] stores that evaluation (lagtrail.evaluate_partitions,
 // over the hour of samples before the poll, about 3 ms a group) for the
 // groups written since it last ran: every write queues its groups in the
-// same statement. A queued group never refreshed is evaluated when read.
-// Only NODATA, which depends on the time, is decided when they are read.
+// same statement; it also stores each group's row (lagtrail.group_rows,
+// from its partitions') in lagtrail.group_now. A queued group never
+// refreshed is evaluated when read. Only NODATA, which depends on the time,
+// is decided when they are read: from the stored row when none or all of a
+// group's partitions are NODATA, by aggregating its partitions otherwise.
 // [Store.ExplainBuckets] returns PostgreSQL's measured plan of a bucket
 // statement.
 //

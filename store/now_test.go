@@ -53,10 +53,13 @@ func textRows(t *testing.T, pool *pgxpool.Pool, sql string) []string {
 }
 
 // checkNowIsFresh fails when the stored now-state differs from a fresh
-// evaluation of every group.
+// evaluation of every group, or group_status from the aggregate of
+// partition_status.
 func checkNowIsFresh(t *testing.T, pool *pgxpool.Pool, when string) {
 	t.Helper()
 	checkSame(t, textRows(t, pool, nowRowsSQL), textRows(t, pool, evaluatedSQL), when)
+	checkSame(t, textRows(t, pool, fmt.Sprintf(groupRowSQL, "SELECT * FROM lagtrail.group_status")),
+		textRows(t, pool, fmt.Sprintf(groupRowSQL, groupStatusOracleSQL)), when+", group_status")
 }
 
 // checkSame fails when the rows read from the store differ from those
@@ -214,5 +217,138 @@ func TestNowStateFollowsEveryWrite(t *testing.T) {
 	}
 	if stored != len(hugePolls) {
 		t.Errorf("%d polls of the failing group stored, want %d", stored, len(hugePolls))
+	}
+}
+
+// groupStatusOracleSQL is group_status as 000009 defined it, an aggregate
+// of partition_status on every read: group_status, which reads the stored
+// group rows where no partition or every partition is NODATA, must say the
+// same.
+// groupStatusOracleSQL is group_status as 000009 defined it, an aggregate
+// of partition_status on every read: group_status, which reads the stored
+// group rows where no partition or every partition is NODATA, must say the
+// same. groupRowSQL lists either's rows, floats to 9 significant digits
+// (sums of rates in another order differ in the last bits).
+const (
+	groupStatusOracleSQL = `
+SELECT p.region, p.instance_id, p.consumer_group,
+       max(p.evaluated_at) AS evaluated_at,
+       (array_agg(p.status ORDER BY p.severity DESC, p.topic, p.partition))[1] AS status,
+       max(p.severity) AS severity,
+       (array_agg(p.last_status ORDER BY p.last_severity DESC, p.topic, p.partition))[1] AS last_status,
+       string_agg(p.topic || '/' || p.partition, ',' ORDER BY p.topic, p.partition)
+           FILTER (WHERE p.last_severity = p.worst_last AND p.last_severity > 1) AS partitions,
+       CASE WHEN max(p.severity) = 1 THEN 'every partition OK'
+            ELSE (array_agg(p.reason ORDER BY p.severity DESC, p.topic, p.partition))[1] END AS reason,
+       count(*)::integer AS partition_count,
+       sum(p.lag)::bigint AS lag,
+       max(p.time_lag_s) AS time_lag_s,
+       CASE WHEN bool_or(p.time_lag_kind = 'lower_bound') THEN 'lower_bound'
+            ELSE (array_agg(p.time_lag_kind ORDER BY p.time_lag_s DESC NULLS LAST, p.topic, p.partition))[1] END AS time_lag_kind,
+       sum(p.consume_rate) AS consume_rate, sum(p.produce_rate) AS produce_rate, sum(p.lag_slope) AS lag_slope,
+       CASE WHEN NOT sum(p.lag) > 60 * greatest(coalesce(sum(p.produce_rate), 0), 1) THEN 0::float8
+            WHEN sum(p.lag_slope) < 0 THEN sum(p.lag) / -sum(p.lag_slope) END AS eta_s
+FROM (
+    SELECT ps.*, max(ps.last_severity) OVER (PARTITION BY ps.region, ps.instance_id, ps.consumer_group) AS worst_last
+    FROM (
+        SELECT s.*, array_position(ARRAY['OK', 'WARN', 'REWIND', 'STALL', 'STOP'], s.last_status) AS last_severity
+        FROM lagtrail.partition_status s
+    ) ps
+) p
+GROUP BY p.region, p.instance_id, p.consumer_group`
+	groupRowSQL = `SELECT (region, instance_id, consumer_group, evaluated_at, status, severity, last_status, partitions, reason,
+       partition_count, lag, time_lag_s::float4, time_lag_kind, consume_rate::float4, produce_rate::float4,
+       lag_slope::float4, eta_s::float4)::text
+FROM (%s) g ORDER BY region, instance_id, consumer_group`
+)
+
+// TestGroupStatusAtEveryAge checks group_status against the aggregate of
+// partition_status it used to be, for groups whose partitions are all
+// NODATA (an old history), none (polled a minute ago), some (a partition
+// seen at the last poll only, whose single poll stays fresh for 45
+// minutes, beside partitions polled every minute, NODATA after 3), and a
+// group written but never refreshed; and that RefreshNow stores a row per
+// group in group_now.
+func TestGroupStatusAtEveryAge(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, pool := newStore(t)
+	rng := rand.New(rand.NewPCG(18, 11))
+	var polls []*store.Poll
+	for i, kind := range randhist.Kinds {
+		g := store.GroupRef{Region: "cn-hangzhou", InstanceID: "alikafka-old", Group: fmt.Sprintf("%s-%d", kind, i)}
+		polls = append(polls, randhist.Polls(rng, g, kind, time.Date(2025, 5, 5, 10, 0, 0, 0, time.UTC), randhist.Config{Partitions: 3})...)
+	}
+	// recent polls g every minute for 20 minutes up to end, partitions 0
+	// and 1 of two topics at every poll and partition 2 of topic b at the
+	// last one only; the consumer of topic a stops halfway.
+	now := time.Now().UTC().Truncate(time.Second)
+	recent := func(name string, end time.Time) []*store.Poll {
+		g := store.GroupRef{Region: "cn-hangzhou", InstanceID: "alikafka-new", Group: name}
+		var out []*store.Poll
+		for i := range 20 {
+			at := end.Add(time.Duration(i-19) * time.Minute)
+			p := &store.Poll{Group: g, StartedAt: at, SampledAt: at, OK: true, LastTimestampMs: -1}
+			for _, topic := range []string{"a", "b"} {
+				ts := store.TopicSample{Topic: topic}
+				for part := range int32(3) {
+					if part == 2 && (topic == "a" || i < 19) {
+						continue
+					}
+					consumer := int64(100 * i)
+					if topic == "a" && i > 10 {
+						consumer = 1000
+					}
+					ts.Partitions = append(ts.Partitions, store.PartitionOffsets{Partition: part, BrokerOffset: int64(100*i + 50), ConsumerOffset: consumer, LastTimestampMs: -1})
+				}
+				p.Topics = append(p.Topics, ts)
+			}
+			out = append(out, p)
+		}
+		return out
+	}
+	polls = append(polls, recent("fresh", now.Add(-time.Minute))...)
+	polls = append(polls, recent("some-nodata", now.Add(-10*time.Minute))...)
+	if _, err := st.WritePolls(ctx, polls); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RefreshNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.WritePolls(ctx, recent("never-refreshed", now.Add(-time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+
+	oracle := textRows(t, pool, fmt.Sprintf(groupRowSQL, groupStatusOracleSQL))
+	got := textRows(t, pool, fmt.Sprintf(groupRowSQL, "SELECT * FROM lagtrail.group_status"))
+	checkSame(t, got, oracle, "group_status")
+	statuses := map[string]string{}
+	rows, err := pool.Query(ctx, `SELECT consumer_group, status FROM lagtrail.group_status`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var g, s string
+		if err := rows.Scan(&g, &s); err != nil {
+			t.Fatal(err)
+		}
+		statuses[g] = s
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Every age is covered: the case the test is about must not vanish
+	// with a change of the histories.
+	for g, want := range map[string]string{"fresh": "STOP", "some-nodata": "OK", "never-refreshed": "STOP", "idle-0": "NODATA"} {
+		if statuses[g] != want {
+			t.Errorf("group %s: status %q, want %q (all: %v)", g, statuses[g], want, statuses)
+		}
+	}
+	var stored int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM lagtrail.group_now`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if want := len(randhist.Kinds) + 2; stored != want {
+		t.Errorf("group_now holds %d rows, want %d: every refreshed group", stored, want)
 	}
 }
