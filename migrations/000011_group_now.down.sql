@@ -102,6 +102,7 @@ END;
 $fn$;
 
 DROP TABLE lagtrail.group_now;
+DROP TABLE lagtrail.group_last_poll;
 DROP FUNCTION lagtrail.group_rows(integer[], timestamptz);
 DROP FUNCTION lagtrail.nodata_reason(timestamptz);
 DROP FUNCTION lagtrail.stale_after(interval);

@@ -16,6 +16,19 @@
 -- its partitions give. In between (partitions polled at different
 -- intervals), and for groups never refreshed, group_status aggregates the
 -- partition rows when read, by group_rows too.
+--
+-- NODATA is judged from the group's last successful poll written, not
+-- from the one last evaluated: the refresh runs seconds after the write,
+-- and a group polled every second would otherwise be NODATA between
+-- refreshes. Every write records its groups' last successful poll in
+-- group_last_poll, in the statement that inserts them. A group without a
+-- row there (none written since this migration) is judged from its
+-- evaluation, which 000010 made at its last successful poll.
+CREATE TABLE lagtrail.group_last_poll (
+    group_key integer PRIMARY KEY,
+    last_ok_at timestamptz NOT NULL
+);
+COMMENT ON TABLE lagtrail.group_last_poll IS 'Each consumer group''s latest successful poll written, kept by the writer: the status views judge NODATA from it.';
 
 -- stale_after is how old a group's last successful poll may be before a
 -- partition with this median poll interval is NODATA: 3 median intervals,
@@ -34,8 +47,8 @@ $fn$;
 
 -- group_rows returns the status and figures of the groups keys from their
 -- partitions' (partition_now, or evaluate_partitions for groups never
--- refreshed), with partitions NODATA as of at; a NULL at judges none
--- NODATA. fresh_for and stale_for are the least and greatest stale_after of
+-- refreshed), with partitions NODATA as of at (from the group's last
+-- successful poll written); a NULL at judges none NODATA. fresh_for and stale_for are the least and greatest stale_after of
 -- the group's partitions.
 CREATE FUNCTION lagtrail.group_rows(keys integer[], at timestamptz)
 RETURNS TABLE (
@@ -74,7 +87,7 @@ FROM (
                CASE WHEN st.stale THEN 0 ELSE r.severity END AS severity,
                r.status AS last_status,
                array_position(ARRAY['OK', 'WARN', 'REWIND', 'STALL', 'STOP'], r.status) AS last_severity,
-               CASE WHEN st.stale THEN lagtrail.nodata_reason(r.evaluated_at) ELSE r.reason END AS reason,
+               CASE WHEN st.stale THEN lagtrail.nodata_reason(lo.last_ok) ELSE r.reason END AS reason,
                r.lag, r.time_lag_s, r.time_lag_kind, r.consume_rate, r.produce_rate, r.lag_slope
         FROM (
             SELECT * FROM lagtrail.partition_now pn WHERE pn.group_key = ANY(keys)
@@ -88,8 +101,12 @@ FROM (
             WHERE cardinality(w.keys) > 0
         ) r
         JOIN lagtrail.topic_names tn ON tn.topic_key = r.topic_key
+        LEFT JOIN lagtrail.group_last_poll q ON q.group_key = r.group_key
         CROSS JOIN LATERAL (
-            SELECT at - r.evaluated_at > lagtrail.stale_after(r.median_interval) AS stale
+            SELECT greatest(r.evaluated_at, q.last_ok_at) AS last_ok
+        ) lo
+        CROSS JOIN LATERAL (
+            SELECT at - lo.last_ok > lagtrail.stale_after(r.median_interval) AS stale
         ) st
     ) x
 ) p
@@ -164,7 +181,7 @@ SELECT n.region, n.instance_id, n.consumer_group, tn.topic, pn.partition,
        CASE WHEN st.stale THEN 'NODATA' ELSE pn.status END AS status,
        CASE WHEN st.stale THEN 0 ELSE pn.severity END AS severity,
        pn.status AS last_status,
-       CASE WHEN st.stale THEN lagtrail.nodata_reason(pn.evaluated_at) ELSE pn.reason END AS reason,
+       CASE WHEN st.stale THEN lagtrail.nodata_reason(lo.last_ok) ELSE pn.reason END AS reason,
        pn.lag, pn.broker_offset, pn.consumer_offset,
        pn.time_lag_s, pn.time_lag_kind,
        pn.consume_rate, pn.produce_rate, pn.lag_slope, pn.eta_s,
@@ -184,8 +201,12 @@ FROM (
 ) pn
 JOIN lagtrail.group_names n ON n.group_key = pn.group_key
 JOIN lagtrail.topic_names tn ON tn.topic_key = pn.topic_key
+LEFT JOIN lagtrail.group_last_poll q ON q.group_key = pn.group_key
 CROSS JOIN LATERAL (
-    SELECT now() - pn.evaluated_at > lagtrail.stale_after(pn.median_interval) AS stale
+    SELECT greatest(pn.evaluated_at, q.last_ok_at) AS last_ok
+) lo
+CROSS JOIN LATERAL (
+    SELECT now() - lo.last_ok > lagtrail.stale_after(pn.median_interval) AS stale
 ) st;
 
 CREATE OR REPLACE VIEW lagtrail.group_status AS
@@ -193,14 +214,18 @@ SELECT n.region, n.instance_id, n.consumer_group, g.evaluated_at,
        CASE WHEN st.all_stale THEN 'NODATA' ELSE g.status END AS status,
        CASE WHEN st.all_stale THEN 0 ELSE g.severity END AS severity,
        g.last_status, g.partitions,
-       CASE WHEN st.all_stale THEN lagtrail.nodata_reason(g.evaluated_at) ELSE g.reason END AS reason,
+       CASE WHEN st.all_stale THEN lagtrail.nodata_reason(lo.last_ok) ELSE g.reason END AS reason,
        g.partition_count, g.lag, g.time_lag_s, g.time_lag_kind,
        g.consume_rate, g.produce_rate, g.lag_slope, g.eta_s
 FROM lagtrail.group_now g
 JOIN lagtrail.group_names n ON n.group_key = g.group_key
+LEFT JOIN lagtrail.group_last_poll q ON q.group_key = g.group_key
 CROSS JOIN LATERAL (
-    SELECT now() - g.evaluated_at > g.stale_for AS all_stale,
-           now() - g.evaluated_at <= g.fresh_for AS none_stale
+    SELECT greatest(g.evaluated_at, q.last_ok_at) AS last_ok
+) lo
+CROSS JOIN LATERAL (
+    SELECT now() - lo.last_ok > g.stale_for AS all_stale,
+           now() - lo.last_ok <= g.fresh_for AS none_stale
 ) st
 WHERE st.all_stale OR st.none_stale
 UNION ALL
@@ -214,7 +239,9 @@ SELECT n.region, n.instance_id, n.consumer_group, g.evaluated_at,
 FROM (
     SELECT ARRAY(
         SELECT x.group_key FROM lagtrail.group_now x
-        WHERE now() - x.evaluated_at > x.fresh_for AND now() - x.evaluated_at <= x.stale_for
+        LEFT JOIN lagtrail.group_last_poll xq ON xq.group_key = x.group_key
+        WHERE now() - greatest(x.evaluated_at, xq.last_ok_at) > x.fresh_for
+          AND now() - greatest(x.evaluated_at, xq.last_ok_at) <= x.stale_for
         UNION ALL
         SELECT q.group_key FROM lagtrail.now_queue q
         WHERE NOT EXISTS (SELECT 1 FROM lagtrail.now_groups y WHERE y.group_key = q.group_key)) AS keys
@@ -223,4 +250,4 @@ CROSS JOIN LATERAL lagtrail.group_rows(w.keys, now()) g
 JOIN lagtrail.group_names n ON n.group_key = g.group_key
 WHERE cardinality(w.keys) > 0;
 
-COMMENT ON VIEW lagtrail.partition_status IS 'One row per partition of each consumer group''s last successful poll: its Burrow-style status there, by the rules of lagtrail query status (query.Evaluate, with the group''s allowed lag from group_rules) over a 15-minute window, NODATA when that poll is more than 3 median poll intervals old; with the lag, time lag, rates and drain time then. Reads partition_now, which the recorder refreshes seconds after each poll is written (evaluate_partitions over the hour before the group''s last successful poll); a group written but never refreshed is evaluated when read. Only NODATA is decided when it is read.';
+COMMENT ON VIEW lagtrail.partition_status IS 'One row per partition of each consumer group''s last evaluated successful poll: its Burrow-style status there, by the rules of lagtrail query status (query.Evaluate, with the group''s allowed lag from group_rules) over a 15-minute window, NODATA when the group''s last successful poll is more than 3 median poll intervals old; with the lag, time lag, rates and drain time then. Reads partition_now, which the recorder refreshes seconds after each poll is written (evaluate_partitions over the hour before the group''s last successful poll); a group written but never refreshed is evaluated when read. Only NODATA is decided when it is read.';

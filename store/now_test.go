@@ -266,9 +266,10 @@ FROM (%s) g ORDER BY region, instance_id, consumer_group`
 // partition_status it used to be, for groups whose partitions are all
 // NODATA (an old history), none (polled a minute ago), some (a partition
 // seen at the last poll only, whose single poll stays fresh for 45
-// minutes, beside partitions polled every minute, NODATA after 3), and a
-// group written but never refreshed; and that RefreshNow stores a row per
-// group in group_now.
+// minutes, beside partitions polled every minute, NODATA after 3), a group
+// written but never refreshed, and one polled since its now-state was
+// stored, which is not NODATA; and that RefreshNow stores a row per group
+// in group_now.
 func TestGroupStatusAtEveryAge(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -309,13 +310,19 @@ func TestGroupStatusAtEveryAge(t *testing.T) {
 	}
 	polls = append(polls, recent("fresh", now.Add(-time.Minute))...)
 	polls = append(polls, recent("some-nodata", now.Add(-10*time.Minute))...)
+	polls = append(polls, recent("refresh-behind", now.Add(-10*time.Minute))...)
 	if _, err := st.WritePolls(ctx, polls); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.RefreshNow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.WritePolls(ctx, recent("never-refreshed", now.Add(-time.Minute))); err != nil {
+	// Written, not refreshed yet: never-refreshed's polls, and a poll of
+	// refresh-behind half a minute ago, after the one its now-state was
+	// evaluated at, 10 minutes ago. Its partitions are not NODATA: their
+	// group was polled since.
+	late := recent("refresh-behind", now.Add(-30*time.Second))
+	if _, err := st.WritePolls(ctx, append(recent("never-refreshed", now.Add(-time.Minute)), late[len(late)-1])); err != nil {
 		t.Fatal(err)
 	}
 
@@ -339,7 +346,7 @@ func TestGroupStatusAtEveryAge(t *testing.T) {
 	}
 	// Every age is covered: the case the test is about must not vanish
 	// with a change of the histories.
-	for g, want := range map[string]string{"fresh": "STOP", "some-nodata": "OK", "never-refreshed": "STOP", "idle-0": "NODATA"} {
+	for g, want := range map[string]string{"fresh": "STOP", "some-nodata": "OK", "never-refreshed": "STOP", "refresh-behind": "STOP", "idle-0": "NODATA"} {
 		if statuses[g] != want {
 			t.Errorf("group %s: status %q, want %q (all: %v)", g, statuses[g], want, statuses)
 		}
@@ -348,7 +355,7 @@ func TestGroupStatusAtEveryAge(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM lagtrail.group_now`).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
-	if want := len(randhist.Kinds) + 2; stored != want {
+	if want := len(randhist.Kinds) + 3; stored != want {
 		t.Errorf("group_now holds %d rows, want %d: every refreshed group", stored, want)
 	}
 }

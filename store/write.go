@@ -311,7 +311,8 @@ func (b *rawPollBatch) add(p *Poll, groupKey int32, sampledAt time.Time, keys ma
 // the hours of the successful polls it inserted for RefreshRollups (the
 // upsert locks the queue entry, so a refresh either waits for this
 // transaction or skips the entry and leaves it queued) and their groups
-// for RefreshNow.
+// for RefreshNow, and records each group's latest successful poll, from
+// which the status views judge NODATA.
 func (b *rawPollBatch) insert(ctx context.Context, q querier) (map[pollKey]bool, error) {
 	rows, err := q.Query(ctx, `
 WITH ins AS (
@@ -350,6 +351,13 @@ now AS (
   SELECT DISTINCT ins.group_key FROM ins WHERE ins.ok
   ORDER BY 1
   ON CONFLICT (group_key) DO NOTHING
+),
+last AS (
+  INSERT INTO lagtrail.group_last_poll AS l (group_key, last_ok_at)
+  SELECT ins.group_key, max(ins.sampled_at) FROM ins WHERE ins.ok
+  GROUP BY 1 ORDER BY 1
+  ON CONFLICT (group_key) DO UPDATE SET last_ok_at = excluded.last_ok_at
+  WHERE l.last_ok_at < excluded.last_ok_at
 )
 SELECT group_key, sampled_at FROM ins`,
 		b.sampledAt, b.startedAt, b.totalDiff, b.lastMs, b.brokerBase, b.groupKey,
