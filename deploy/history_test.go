@@ -92,6 +92,9 @@ func writeFleet(tb testing.TB, url string, f fleet) {
 		}
 	}
 	flush()
+	if _, err := st.RefreshNow(ctx); err != nil {
+		tb.Fatal(err)
+	}
 	if _, err := st.RefreshRollups(ctx); err != nil {
 		tb.Fatal(err)
 	}
