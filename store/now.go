@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -73,4 +74,36 @@ ON CONFLICT (group_key) DO NOTHING`, keys); qerr != nil {
 		s.logger.Debug("refreshed now-state", slog.Int("groups", res.Groups), slog.Int("rows", res.Rows))
 	}
 	return res, nil
+}
+
+// NowBehind says how far the stored now-state is behind the polls written.
+type NowBehind struct {
+	// Groups counts the groups with a successful poll recorded in
+	// lagtrail.group_last_poll; Behind those whose stored now-state is
+	// of an earlier poll, or missing.
+	Groups, Behind int
+	// Max is the longest time between a group's last successful poll and
+	// the poll its stored now-state was evaluated at, among groups that
+	// have one.
+	Max time.Duration
+}
+
+// NowBehind measures how far the stored now-state is behind the polls
+// written, for benchmarks and health checks: one read of two tables.
+func (s *Store) NowBehind(ctx context.Context) (NowBehind, error) {
+	var b NowBehind
+	var maxBehind *time.Duration
+	err := s.pool.QueryRow(ctx, `
+SELECT count(*)::int,
+       count(*) FILTER (WHERE g.evaluated_at IS NULL OR g.evaluated_at < l.last_ok_at)::int,
+       max(l.last_ok_at - g.evaluated_at)
+FROM lagtrail.group_last_poll l
+LEFT JOIN lagtrail.group_now g ON g.group_key = l.group_key`).Scan(&b.Groups, &b.Behind, &maxBehind)
+	if err != nil {
+		return b, fmt.Errorf("now-state behind: %w", err)
+	}
+	if maxBehind != nil {
+		b.Max = max(*maxBehind, 0)
+	}
+	return b, nil
 }

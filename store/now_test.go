@@ -351,6 +351,15 @@ func TestGroupStatusAtEveryAge(t *testing.T) {
 			t.Errorf("group %s: status %q, want %q (all: %v)", g, statuses[g], want, statuses)
 		}
 	}
+	// Behind: refresh-behind by the 9m30s between its two last polls, and
+	// never-refreshed, which has no now-state yet.
+	behind, err := st.NowBehind(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (store.NowBehind{Groups: len(randhist.Kinds) + 4, Behind: 2, Max: 9*time.Minute + 30*time.Second}); behind != want {
+		t.Errorf("NowBehind = %+v, want %+v", behind, want)
+	}
 	var stored int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM lagtrail.group_now`).Scan(&stored); err != nil {
 		t.Fatal(err)

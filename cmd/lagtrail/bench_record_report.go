@@ -25,6 +25,7 @@ type recordRunFigures struct {
 	CPU             recordCPU         `json:"cpu"`
 	Writes          recordWrites      `json:"writes"`
 	Machine         recordMachine     `json:"machine"`
+	Now             recordNow         `json:"now_state"`
 	Log             recordLog         `json:"recorder_log"`
 	Punctual        bool              `json:"punctual"`
 	RateWithinLimit bool              `json:"rate_within_limit"`
@@ -123,6 +124,20 @@ type recordWrites struct {
 	SpoolPollsAtEnd  int64     `json:"spool_polls_at_end"`
 }
 
+// recordNow is how far the stored now-state (what the fleet, /metrics
+// and the status views read) was behind the polls written, sampled every
+// few seconds in the window (store.NowBehind).
+type recordNow struct {
+	Samples int `json:"samples"`
+	// MaxBehind is the longest time, over the samples, between a group's
+	// last successful poll and the poll its now-state was evaluated at.
+	MaxBehind jsonFloat `json:"max_behind_seconds"`
+	// BehindShare is the share of groups whose now-state was not at their
+	// last poll, averaged over the samples: a refresh every few seconds
+	// leaves the groups polled since it behind, by less than the interval.
+	BehindShare jsonFloat `json:"behind_share"`
+}
+
 // recordMachine is the machine over the window.
 type recordMachine struct {
 	Cores int `json:"cores"`
@@ -208,6 +223,8 @@ func recordRows(tol time.Duration) []recordRow {
 			w := r.Writes
 			return fmt.Sprintf("%d / %d / %d", w.Errors, w.Dropped, w.BufferPollsAtEnd+w.SpoolPollsAtEnd)
 		}},
+		num("now_max_behind", "now-state behind the last poll, max (sampled)", func(r *recordRunFigures) float64 { return float64(r.Now.MaxBehind) }, secs),
+		num("now_behind_share", "groups with the now-state behind, mean (sampled)", func(r *recordRunFigures) float64 { return float64(r.Now.BehindShare) }, pct),
 		num("machine_busy", "machine CPU busy, all cores (window)", func(r *recordRunFigures) float64 { return float64(r.Machine.BusyShare) }, pct),
 		{key: "", label: "load average 1m, window start / end", text: func(r *recordRunFigures) string {
 			return fmt.Sprintf("%.2f / %.2f", r.Machine.Load1Start, r.Machine.Load1End)

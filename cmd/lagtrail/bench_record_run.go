@@ -125,7 +125,8 @@ func (b *recordBench) run(ctx context.Context, label string, groups int) (*recor
 		return nil, err
 	}
 	mach0 := b.machine()
-	if err := child.sleepUntil(ctx, to); err != nil {
+	now, err := b.sampleNowState(ctx, child, to)
+	if err != nil {
 		return nil, err
 	}
 	m1, err := scrapeMetrics(ctx, addr)
@@ -150,6 +151,7 @@ func (b *recordBench) run(ctx context.Context, label string, groups int) (*recor
 	}
 	b.metricFigures(r, m0, m1)
 	r.Machine = machineDelta(mach0, mach1)
+	r.Now = now
 	user, sys := child.cpu()
 	r.CPU.UserSeconds, r.CPU.SystemSeconds = jsonFloat(user.Seconds()), jsonFloat(sys.Seconds())
 	r.CPU.Seconds = jsonFloat((user + sys).Seconds())
@@ -171,6 +173,44 @@ func perThousand(x jsonFloat, n int) jsonFloat {
 		return jsonFloat(math.NaN())
 	}
 	return 1000 * x / jsonFloat(n)
+}
+
+// nowSampleEvery is how often sampleNowState reads how far the stored
+// now-state is behind.
+const nowSampleEvery = 5 * time.Second
+
+// sampleNowState reads every nowSampleEvery until to how far the stored
+// now-state is behind the polls written, while the child records.
+func (b *recordBench) sampleNowState(ctx context.Context, child *benchChild, to time.Time) (recordNow, error) {
+	var out recordNow
+	st, err := store.Open(ctx, store.Config{DatabaseURL: b.dbURL}, nil)
+	if err != nil {
+		return out, fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	var shares float64
+	for {
+		next := time.Now().Add(nowSampleEvery)
+		if next.After(to) {
+			break
+		}
+		if err := child.sleepUntil(ctx, next); err != nil {
+			return out, err
+		}
+		nb, err := st.NowBehind(ctx)
+		if err != nil {
+			return out, err
+		}
+		out.Samples++
+		out.MaxBehind = max(out.MaxBehind, jsonFloat(nb.Max.Seconds()))
+		if nb.Groups > 0 {
+			shares += float64(nb.Behind) / float64(nb.Groups)
+		}
+	}
+	if out.Samples > 0 {
+		out.BehindShare = jsonFloat(shares / float64(out.Samples))
+	}
+	return out, child.sleepUntil(ctx, to)
 }
 
 // sendPeaks fills the peak of calls sent per second from the stored polls.

@@ -101,6 +101,12 @@ func checkRecordRun(t *testing.T, r *recordRunFigures, groups int, interval, dur
 	if punctual := p.Polls > 0 && p.Within == p.Polls && p.Missing == 0 && p.Doubled == 0; r.Punctual != punctual {
 		t.Errorf("%s: punctual %v, but the figures say %v: %+v", r.Label, r.Punctual, punctual, p)
 	}
+	// A window of 6 s is sampled once; the recorder refreshes the
+	// now-state every 2 s, so only a stalled machine leaves it minutes
+	// behind.
+	if n := r.Now; n.Samples < int(duration/nowSampleEvery) || n.MaxBehind < 0 || n.MaxBehind > 60 || n.BehindShare < 0 || n.BehindShare > 1 {
+		t.Errorf("%s: now-state behind %+v; want a sample per %s, seconds behind and a share", r.Label, n, nowSampleEvery)
+	}
 	if r.ScheduleLag == nil || r.ScheduleLag.Count == 0 {
 		t.Errorf("%s: no lagtrail_schedule_lag_seconds figures: %+v", r.Label, r.ScheduleLag)
 	}
