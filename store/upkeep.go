@@ -71,14 +71,17 @@ type UpkeepResult struct {
 	Created int
 	// Dropped names the partition tables dropped for retention.
 	Dropped []string
+	// Now is what the now-state refresh did.
+	Now NowResult
 	// Rollups is what the rollup refresh did.
 	Rollups RollupResult
 }
 
 // Upkeep makes the daily partitions for today (per now) and DaysAhead days
 // after (and the monthly partitions of the hourly rollups they fall in),
-// brings the rollups up to date, and then drops whole partitions older than
-// their tier's retention: detached, then dropped, never emptied by DELETE.
+// brings the now-state and the rollups up to date, and then drops whole
+// partitions older than their tier's retention: detached, then dropped,
+// never emptied by DELETE.
 // Rollups are refreshed before raw days are dropped, so no poll leaves the
 // raw tier before it is rolled up.
 //
@@ -97,6 +100,9 @@ func (s *Store) Upkeep(ctx context.Context, cfg UpkeepConfig, now time.Time) (Up
 	}
 	res := UpkeepResult{Leader: true}
 	if res.Created, err = s.EnsurePartitions(ctx, now, cfg.DaysAhead+1); err != nil {
+		return res, fmt.Errorf("upkeep: %w", err)
+	}
+	if res.Now, err = s.RefreshNow(ctx); err != nil {
 		return res, fmt.Errorf("upkeep: %w", err)
 	}
 	if res.Rollups, err = s.RefreshRollups(ctx); err != nil {

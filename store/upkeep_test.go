@@ -33,6 +33,9 @@ func TestUpkeepRetention(t *testing.T) {
 	if res.Rollups.Hours != 6 || res.Rollups.Pending != 0 {
 		t.Errorf("Upkeep rolled up %+v, want the 6 hours polled", res.Rollups)
 	}
+	if res.Now.Groups != 1 || res.Now.Rows != 2 {
+		t.Errorf("Upkeep refreshed the now-state of %+v, want the group polled and its 2 partitions", res.Now)
+	}
 	// Kept: today and the 13 days before it; the hourly rollups of
 	// February (its end is less than 30 days ago) but not January's.
 	want := []string{

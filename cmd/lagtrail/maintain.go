@@ -51,8 +51,8 @@ does it.`,
 			if len(res.Dropped) > 0 {
 				dropped = strings.Join(res.Dropped, ", ")
 			}
-			fmt.Fprintf(g.stdout, "upkeep done: %d partitions created; %d rollup hours refreshed; dropped: %s\n",
-				res.Created, res.Rollups.Hours, dropped)
+			fmt.Fprintf(g.stdout, "upkeep done: %d partitions created; %d rollup hours refreshed; %d groups' now-state refreshed; dropped: %s\n",
+				res.Created, res.Rollups.Hours, res.Now.Groups, dropped)
 			return nil
 		},
 	}

@@ -27,7 +27,7 @@ func TestMaintain(t *testing.T) {
 	for d := range 4 {
 		months[time.Now().UTC().AddDate(0, 0, d).Month()] = true
 	}
-	want := fmt.Sprintf("upkeep done: %d partitions created; 0 rollup hours refreshed", 4+2*len(months))
+	want := fmt.Sprintf("upkeep done: %d partitions created; 0 rollup hours refreshed; 0 groups' now-state refreshed", 4+2*len(months))
 	code, out, stderr := run1()
 	if code != 0 || !strings.HasPrefix(out, want) {
 		t.Fatalf("first maintain: exit %d, stdout %q, stderr %q; want it to start %q", code, out, stderr, want)
