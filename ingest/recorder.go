@@ -392,30 +392,33 @@ func (r *Recorder) storeStatusRules(ctx context.Context) {
 // recorders of one database may do it at once: each takes queued hours the
 // others do not hold.
 func (r *Recorder) keepRollups(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(r.cfg.RollupInterval):
-		}
-		if _, err := r.w.RefreshRollups(ctx); err != nil && ctx.Err() == nil {
-			r.log.Warn("refresh rollups", slog.Any("err", err))
-		}
-	}
+	r.every(ctx, r.cfg.RollupInterval, "refresh rollups", func() error {
+		_, err := r.w.RefreshRollups(ctx)
+		return err
+	})
 }
 
 // keepNowState refreshes the now-state of the groups written since the
 // last time, every NowInterval. Several recorders of one database may do
 // it at once: each takes queued groups the others do not hold.
 func (r *Recorder) keepNowState(ctx context.Context) {
+	r.every(ctx, r.cfg.NowInterval, "refresh now-state", func() error {
+		_, err := r.w.RefreshNow(ctx)
+		return err
+	})
+}
+
+// every runs do each interval after the last run ended, until ctx is
+// cancelled, and logs its errors as warnings under what.
+func (r *Recorder) every(ctx context.Context, interval time.Duration, what string, do func() error) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(r.cfg.NowInterval):
+		case <-time.After(interval):
 		}
-		if _, err := r.w.RefreshNow(ctx); err != nil && ctx.Err() == nil {
-			r.log.Warn("refresh now-state", slog.Any("err", err))
+		if err := do(); err != nil && ctx.Err() == nil {
+			r.log.Warn(what, slog.Any("err", err))
 		}
 	}
 }
