@@ -110,15 +110,33 @@ func (s *Store) Upkeep(ctx context.Context, cfg UpkeepConfig, now time.Time) (Up
 	}
 	y, m, d := now.UTC().Date()
 	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	rawFrom := today.AddDate(0, 0, -(cfg.RawRetentionDays - 1))
 	res.Dropped, err = s.dropExpired(ctx, map[string]time.Time{
-		"raw_polls":        today.AddDate(0, 0, -(cfg.RawRetentionDays - 1)),
+		"raw_polls":        rawFrom,
 		"partition_hourly": today.AddDate(0, 0, -(cfg.HourlyRetentionDays - 1)),
 		"group_hourly":     today.AddDate(0, 0, -(cfg.HourlyRetentionDays - 1)),
 	})
 	if err != nil {
 		return res, fmt.Errorf("upkeep: %w", err)
 	}
+	if err := s.dropExpiredNow(ctx, rawFrom); err != nil {
+		return res, fmt.Errorf("upkeep: %w", err)
+	}
 	return res, nil
+}
+
+// dropExpiredNow removes the now-state of the groups whose last
+// successful poll left the raw tier: the status views showed no row for
+// them when they evaluated on every read, and show none now.
+func (s *Store) dropExpiredNow(ctx context.Context, rawFrom time.Time) error {
+	_, err := s.pool.Exec(ctx, `
+WITH p AS (DELETE FROM lagtrail.partition_now WHERE evaluated_at < $1),
+     g AS (DELETE FROM lagtrail.group_now WHERE evaluated_at < $1)
+DELETE FROM lagtrail.group_last_poll WHERE last_ok_at < $1`, rawFrom)
+	if err != nil {
+		return fmt.Errorf("drop expired now-state: %w", err)
+	}
+	return nil
 }
 
 // lead reports whether this store holds the upkeep lock, taking it if it is

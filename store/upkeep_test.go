@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/lagtrail/lagtrail/internal/pgtest"
 	"github.com/lagtrail/lagtrail/store"
 )
@@ -115,6 +117,45 @@ func TestUpkeepRetention(t *testing.T) {
 	// Running it again drops nothing more.
 	if res, err := s.Upkeep(ctx, cfg, now); err != nil || len(res.Dropped) != 0 || res.Created != 0 {
 		t.Errorf("second Upkeep: %+v, %v", res, err)
+	}
+}
+
+// TestUpkeepDropsExpiredNowState checks that the now-state of a group
+// whose last successful poll left the raw tier goes with it, as it did when
+// the status views evaluated every read, and other groups' stays.
+func TestUpkeepDropsExpiredNowState(t *testing.T) {
+	t.Parallel()
+	s, pool := newStore(t)
+	ctx := t.Context()
+	gone := store.GroupRef{Region: testGroup.Region, InstanceID: testGroup.InstanceID, Group: "gone"}
+	for g, back := range map[store.GroupRef]int{testGroup: 0, gone: 20} {
+		if err := s.WritePoll(ctx, okPoll(g, day0.AddDate(0, 0, -back).Add(time.Hour), 1, 2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.RefreshNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.Upkeep(ctx, store.UpkeepConfig{RawRetentionDays: 14, HourlyRetentionDays: 30}, day0.Add(12*time.Hour)); err != nil || !res.Leader {
+		t.Fatalf("Upkeep: %+v, %v", res, err)
+	}
+	rows, err := pool.Query(ctx, `SELECT consumer_group || '/' || partition FROM lagtrail.partition_status ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, err = pool.Query(ctx, `SELECT consumer_group FROM lagtrail.group_status ORDER BY 1`); err != nil {
+		t.Fatal(err)
+	}
+	groups, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{testGroup.Group + "/0", testGroup.Group + "/1"}; !slices.Equal(kept, want) || !slices.Equal(groups, []string{testGroup.Group}) {
+		t.Errorf("after upkeep: partition_status %v, group_status %v; want %v and [%s]", kept, groups, want, testGroup.Group)
 	}
 }
 
