@@ -33,19 +33,28 @@ type NowResult struct {
 // refresh at once: each takes groups the others do not hold, and
 // refresh_now serialises evaluations of one group, so the last to commit
 // saw every poll committed before it.
+//
+// It takes only the groups queued before it started, so that it returns
+// even when polls arrive faster than they can be evaluated: upkeep, which
+// calls it, must go on to its other work.
 func (s *Store) RefreshNow(ctx context.Context) (NowResult, error) {
 	var res NowResult
+	var started time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
+		return res, fmt.Errorf("refresh now-state: %w", err)
+	}
 	for {
 		rows, err := s.pool.Query(ctx, `
 DELETE FROM lagtrail.now_queue q
 USING (
   SELECT group_key FROM lagtrail.now_queue
+  WHERE queued_at <= $2
   ORDER BY queued_at, group_key
   LIMIT $1
   FOR UPDATE SKIP LOCKED
 ) t
 WHERE q.group_key = t.group_key
-RETURNING q.group_key`, nowBatch)
+RETURNING q.group_key`, nowBatch, started)
 		if err != nil {
 			return res, fmt.Errorf("refresh now-state: take queue: %w", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lagtrail/lagtrail/internal/randhist"
@@ -366,5 +367,43 @@ func TestGroupStatusAtEveryAge(t *testing.T) {
 	}
 	if want := len(randhist.Kinds) + 3; stored != want {
 		t.Errorf("group_now holds %d rows, want %d: every refreshed group", stored, want)
+	}
+}
+
+// TestRefreshNowTakesOnlyWhatWasQueued checks that RefreshNow takes the
+// groups queued before it started and leaves later ones for the next
+// refresh, so that it returns while polls keep arriving.
+func TestRefreshNowTakesOnlyWhatWasQueued(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, pool := newStore(t)
+	rng := rand.New(rand.NewPCG(18, 12))
+	var polls []*store.Poll
+	for _, name := range []string{"earlier", "later"} {
+		g := store.GroupRef{Region: "cn-hangzhou", InstanceID: "alikafka-queue", Group: name}
+		polls = append(polls, randhist.Polls(rng, g, randhist.Steady, time.Date(2025, 5, 5, 10, 0, 0, 0, time.UTC), randhist.Config{Partitions: 2})...)
+	}
+	if _, err := st.WritePolls(ctx, polls); err != nil {
+		t.Fatal(err)
+	}
+	// later's entry as a write committing after the refresh began leaves it.
+	if _, err := pool.Exec(ctx, `UPDATE lagtrail.now_queue q SET queued_at = now() + interval '1 hour'
+		FROM lagtrail.group_names n WHERE n.group_key = q.group_key AND n.consumer_group = 'later'`); err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.RefreshNow(ctx)
+	if err != nil || res.Groups != 1 {
+		t.Fatalf("RefreshNow = %+v, %v; want the one group queued before it began", res, err)
+	}
+	var queued []string
+	rows, err := pool.Query(ctx, `SELECT n.consumer_group FROM lagtrail.now_queue q JOIN lagtrail.group_names n ON n.group_key = q.group_key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if queued, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if len(queued) != 1 || queued[0] != "later" {
+		t.Errorf("still queued: %v, want [later]", queued)
 	}
 }
