@@ -52,10 +52,18 @@ type RollupResult struct {
 //
 // Entries a writer holds are skipped and stay queued; several refreshers
 // may run at once without taking the same entries.
+//
+// It takes only the entries queued (or queued again by a write) before it
+// began, so that it returns while polls keep arriving: a write to an hour
+// already refreshed queues it for the next call.
 func (s *Store) RefreshRollups(ctx context.Context) (RollupResult, error) {
 	var res RollupResult
+	var started time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
+		return res, fmt.Errorf("refresh rollups: %w", err)
+	}
 	for {
-		n, prows, grows, err := s.refreshBatch(ctx)
+		n, prows, grows, err := s.refreshBatch(ctx, started)
 		if err != nil {
 			return res, fmt.Errorf("refresh rollups: %w", err)
 		}
@@ -90,9 +98,9 @@ type queued struct {
 	Hour     time.Time `db:"hour"`
 }
 
-// refreshBatch takes up to refreshBatch queued entries within refreshSpan
-// of the oldest and recomputes them in one transaction.
-func (s *Store) refreshBatch(ctx context.Context) (int, int64, int64, error) {
+// refreshBatch takes up to refreshBatch entries queued until started,
+// within refreshSpan of the oldest, and recomputes them in one transaction.
+func (s *Store) refreshBatch(ctx context.Context, started time.Time) (int, int64, int64, error) {
 	var n int
 	var prows, grows int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -103,13 +111,14 @@ func (s *Store) refreshBatch(ctx context.Context) (int, int64, int64, error) {
 DELETE FROM lagtrail.rollup_queue q
 USING (
   SELECT group_key, hour FROM lagtrail.rollup_queue
-  WHERE hour < (SELECT min(hour) FROM lagtrail.rollup_queue) + $1::interval
+  WHERE hour < (SELECT min(hour) FROM lagtrail.rollup_queue WHERE queued_at <= $3) + $1::interval
+    AND queued_at <= $3
   ORDER BY hour, group_key
   LIMIT $2
   FOR UPDATE SKIP LOCKED
 ) t
 WHERE q.group_key = t.group_key AND q.hour = t.hour
-RETURNING q.group_key, q.hour`, refreshSpan, refreshBatch)
+RETURNING q.group_key, q.hour`, refreshSpan, refreshBatch, started)
 		if err != nil {
 			return fmt.Errorf("take queue: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lagtrail/lagtrail/internal/randhist"
 	"github.com/lagtrail/lagtrail/store"
 )
 
@@ -294,5 +295,33 @@ func TestTopLagGrowth(t *testing.T) {
 	}
 	if top, err := s.TopLagGrowth(ctx, from, to, 1); err != nil || len(top) != 1 || top[0] != got[0] {
 		t.Errorf("TopLagGrowth limit 1 = %+v, %v", top, err)
+	}
+}
+
+// TestRefreshRollupsTakesOnlyWhatWasQueued checks the same of the rollups:
+// an hour queued again by a write after RefreshRollups began waits for the
+// next call, and RefreshRollups says it is pending.
+func TestRefreshRollupsTakesOnlyWhatWasQueued(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, pool := newStore(t)
+	rng := rand.New(rand.NewPCG(18, 13))
+	g := store.GroupRef{Region: "cn-hangzhou", InstanceID: "alikafka-queue", Group: "hours"}
+	// Two hours of polls.
+	polls := randhist.Polls(rng, g, randhist.Steady, time.Date(2025, 5, 5, 10, 30, 0, 0, time.UTC), randhist.Config{Partitions: 2})
+	if _, err := st.WritePolls(ctx, polls); err != nil {
+		t.Fatal(err)
+	}
+	var hours int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM lagtrail.rollup_queue`).Scan(&hours); err != nil || hours < 2 {
+		t.Fatalf("%d hours queued, %v; want at least 2", hours, err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE lagtrail.rollup_queue SET queued_at = now() + interval '1 hour'
+		WHERE hour = (SELECT max(hour) FROM lagtrail.rollup_queue)`); err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.RefreshRollups(ctx)
+	if err != nil || res.Hours != hours-1 || res.Pending != 1 {
+		t.Fatalf("RefreshRollups = %+v, %v; want %d hours refreshed and 1 pending", res, err, hours-1)
 	}
 }
