@@ -173,13 +173,14 @@ type partitionNowRow struct {
 
 // PartitionsNow returns every partition of every group's last successful
 // poll with its status, offsets, lag and time lag: one statement over the
-// partition_status view, ordered by group, topic and partition.
+// partition_status view, in no particular order: sorting 80,000
+// partitions by name took 150 of the 330 ms the read took at 10,000
+// groups, for /metrics, whose registry sorts what it serves anyway.
 func (s *Store) PartitionsNow(ctx context.Context) ([]PartitionNow, error) {
 	raw, err := collect[partitionNowRow](ctx, s, `
 SELECT region, instance_id, consumer_group, topic, partition, evaluated_at, status, severity,
        lag, broker_offset, consumer_offset, time_lag_s
-FROM lagtrail.partition_status
-ORDER BY region, instance_id, consumer_group, topic, partition`, nil)
+FROM lagtrail.partition_status`, nil)
 	if err != nil {
 		return nil, fmt.Errorf("partitions now: %w", err)
 	}
