@@ -20,15 +20,28 @@
 -- NODATA is judged from the group's last successful poll written, not
 -- from the one last evaluated: the refresh runs seconds after the write,
 -- and a group polled every second would otherwise be NODATA between
--- refreshes. Every write records its groups' last successful poll in
--- group_last_poll, in the statement that inserts them. A group without a
--- row there (none written since this migration) is judged from its
--- evaluation, which 000010 made at its last successful poll.
+-- refreshes. Every write records its groups' last poll and last
+-- successful poll in group_last_poll, in the statement that inserts them;
+-- the fleet reads the first there too, instead of looking for it in every
+-- daily partition of raw_polls for each group (47 of the 134 ms the fleet
+-- took at 10,000 groups).
 CREATE TABLE lagtrail.group_last_poll (
-    group_key integer PRIMARY KEY,
-    last_ok_at timestamptz NOT NULL
+    group_key  integer PRIMARY KEY,
+    last_at    timestamptz NOT NULL,
+    last_ok    boolean NOT NULL,
+    last_error text,
+    last_ok_at timestamptz
 );
-COMMENT ON TABLE lagtrail.group_last_poll IS 'Each consumer group''s latest successful poll written, kept by the writer: the status views judge NODATA from it.';
+COMMENT ON TABLE lagtrail.group_last_poll IS 'Each consumer group''s latest poll written (last_at, last_ok, last_error: its error code) and latest successful poll (last_ok_at), kept by the writer: the fleet reads the first, the status views judge NODATA from the second.';
+
+INSERT INTO lagtrail.group_last_poll (group_key, last_at, last_ok, last_error, last_ok_at)
+SELECT g.group_key, lp.sampled_at, lp.ok, lp.error_code,
+       (SELECT max(p.sampled_at) FROM lagtrail.raw_polls p WHERE p.group_key = g.group_key AND p.ok)
+FROM lagtrail.consumer_groups g
+CROSS JOIN LATERAL (
+    SELECT p.sampled_at, p.ok, p.error_code FROM lagtrail.raw_polls p
+    WHERE p.group_key = g.group_key ORDER BY p.sampled_at DESC LIMIT 1
+) lp;
 
 -- stale_after is how old a group's last successful poll may be before a
 -- partition with this median poll interval is NODATA: 3 median intervals,

@@ -81,15 +81,9 @@ const fleetSQL = `
 SELECT n.region, n.instance_id, n.consumer_group,
        s.status, s.partitions, s.reason, s.partition_count, s.evaluated_at, s.lag,
        s.time_lag_s, s.time_lag_kind, s.consume_rate, s.produce_rate, s.lag_slope, s.eta_s,
-       lp.sampled_at AS last_poll_at, lp.ok AS last_poll_ok, lp.error_code AS last_error
+       lp.last_at AS last_poll_at, lp.last_ok AS last_poll_ok, lp.last_error AS last_error
 FROM lagtrail.group_names n
-JOIN LATERAL (
-    SELECT p.sampled_at, p.ok, p.error_code
-    FROM lagtrail.raw_polls p
-    WHERE p.group_key = n.group_key
-    ORDER BY p.sampled_at DESC
-    LIMIT 1
-) lp ON true
+JOIN lagtrail.group_last_poll lp ON lp.group_key = n.group_key
 LEFT JOIN lagtrail.group_status s
        ON s.region = n.region AND s.instance_id = n.instance_id AND s.consumer_group = n.consumer_group
 WHERE ($1 = '' OR n.region = $1) AND ($2 = '' OR n.instance_id = $2)

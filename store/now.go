@@ -107,7 +107,8 @@ SELECT count(*)::int,
        count(*) FILTER (WHERE g.evaluated_at IS NULL OR g.evaluated_at < l.last_ok_at)::int,
        max(l.last_ok_at - g.evaluated_at)
 FROM lagtrail.group_last_poll l
-LEFT JOIN lagtrail.group_now g ON g.group_key = l.group_key`).Scan(&b.Groups, &b.Behind, &maxBehind)
+LEFT JOIN lagtrail.group_now g ON g.group_key = l.group_key
+WHERE l.last_ok_at IS NOT NULL`).Scan(&b.Groups, &b.Behind, &maxBehind)
 	if err != nil {
 		return b, fmt.Errorf("now-state behind: %w", err)
 	}

@@ -407,3 +407,44 @@ func TestRefreshNowTakesOnlyWhatWasQueued(t *testing.T) {
 		t.Errorf("still queued: %v, want [later]", queued)
 	}
 }
+
+// TestFleetLastPoll checks the last poll the fleet reports, which the
+// writer records in group_last_poll: the latest poll, failed or not, with
+// its error code; a late poll, older than it, changes nothing; and the
+// status is judged from the latest successful poll.
+func TestFleetLastPoll(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, _ := newStore(t)
+	g := store.GroupRef{Region: "cn-hangzhou", InstanceID: "alikafka-last", Group: "flaky"}
+	// Polls 5 minutes apart, the last successful one a minute ago: its
+	// partitions are NODATA only 15 minutes after it.
+	at := time.Now().UTC().Truncate(time.Second).Add(-6 * time.Minute)
+	failed := func(at time.Time) *store.Poll {
+		return &store.Poll{Group: g, StartedAt: at, SampledAt: at, ErrorCode: "Throttling.User", ErrorMessage: "throttled"}
+	}
+	last := at.Add(5*time.Minute + 30*time.Second)
+	for _, batch := range [][]*store.Poll{
+		{okPoll(g, at, 1, 2), okPoll(g, at.Add(5*time.Minute), 1, 2)},
+		{failed(last)},
+		{failed(at.Add(2 * time.Minute))}, // late, and older than the last
+	} {
+		if _, err := st.WritePolls(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := st.Fleet(ctx, store.FleetQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 {
+		t.Fatalf("fleet: %d rows, want 1", len(rows))
+	}
+	r := rows[0]
+	if !r.LastPollAt.Equal(last) || r.LastPollOK || r.LastError != "Throttling.User" {
+		t.Errorf("last poll %s ok %v error %q; want the failed poll at %s with its code", r.LastPollAt, r.LastPollOK, r.LastError, last)
+	}
+	if r.LagAt == nil || !r.LagAt.Equal(at.Add(5*time.Minute)) || r.Status == "NODATA" {
+		t.Errorf("status %s at %v; want a status evaluated at the last successful poll, %s", r.Status, r.LagAt, at.Add(5*time.Minute))
+	}
+}

@@ -126,13 +126,15 @@ func (s *Store) Upkeep(ctx context.Context, cfg UpkeepConfig, now time.Time) (Up
 }
 
 // dropExpiredNow removes the now-state of the groups whose last
-// successful poll left the raw tier: the status views showed no row for
-// them when they evaluated on every read, and show none now.
+// successful poll left the raw tier, and the last poll of those with no
+// poll left there: the status views and the fleet showed no row for them
+// when they read raw_polls on every read, and show none now.
 func (s *Store) dropExpiredNow(ctx context.Context, rawFrom time.Time) error {
 	_, err := s.pool.Exec(ctx, `
 WITH p AS (DELETE FROM lagtrail.partition_now WHERE evaluated_at < $1),
-     g AS (DELETE FROM lagtrail.group_now WHERE evaluated_at < $1)
-DELETE FROM lagtrail.group_last_poll WHERE last_ok_at < $1`, rawFrom)
+     g AS (DELETE FROM lagtrail.group_now WHERE evaluated_at < $1),
+     o AS (UPDATE lagtrail.group_last_poll SET last_ok_at = NULL WHERE last_ok_at < $1 AND last_at >= $1)
+DELETE FROM lagtrail.group_last_poll WHERE last_at < $1`, rawFrom)
 	if err != nil {
 		return fmt.Errorf("drop expired now-state: %w", err)
 	}

@@ -311,8 +311,9 @@ func (b *rawPollBatch) add(p *Poll, groupKey int32, sampledAt time.Time, keys ma
 // the hours of the successful polls it inserted for RefreshRollups (the
 // upsert locks the queue entry, so a refresh either waits for this
 // transaction or skips the entry and leaves it queued) and their groups
-// for RefreshNow, and records each group's latest successful poll, from
-// which the status views judge NODATA.
+// for RefreshNow, and records each group's latest poll and latest
+// successful poll (the fleet reads the first, the status views judge
+// NODATA from the second).
 func (b *rawPollBatch) insert(ctx context.Context, q querier) (map[pollKey]bool, error) {
 	rows, err := q.Query(ctx, `
 WITH ins AS (
@@ -338,7 +339,7 @@ FROM unnest($1::timestamptz[], $2::timestamptz[], $3::bigint[], $4::bigint[], $5
           duration_ms, ok, request_uuid, request_id, error_code, error_message,
           tk_lo, tk_hi, te_lo, te_hi, pa_lo, pa_hi, sa_lo, sa_hi, w_lo, w_hi)
 ON CONFLICT (group_key, sampled_at) DO NOTHING
-RETURNING group_key, sampled_at, ok
+RETURNING group_key, sampled_at, ok, error_code
 ),
 queue AS (
   INSERT INTO lagtrail.rollup_queue (group_key, hour)
@@ -353,11 +354,18 @@ now AS (
   ON CONFLICT (group_key) DO NOTHING
 ),
 last AS (
-  INSERT INTO lagtrail.group_last_poll AS l (group_key, last_ok_at)
-  SELECT ins.group_key, max(ins.sampled_at) FROM ins WHERE ins.ok
-  GROUP BY 1 ORDER BY 1
-  ON CONFLICT (group_key) DO UPDATE SET last_ok_at = excluded.last_ok_at
-  WHERE l.last_ok_at < excluded.last_ok_at
+  INSERT INTO lagtrail.group_last_poll AS l (group_key, last_at, last_ok, last_error, last_ok_at)
+  SELECT DISTINCT ON (ins.group_key) ins.group_key, ins.sampled_at, ins.ok, ins.error_code,
+         max(ins.sampled_at) FILTER (WHERE ins.ok) OVER (PARTITION BY ins.group_key)
+  FROM ins
+  ORDER BY ins.group_key, ins.sampled_at DESC
+  ON CONFLICT (group_key) DO UPDATE SET
+    last_at = greatest(l.last_at, excluded.last_at),
+    last_ok = CASE WHEN excluded.last_at > l.last_at THEN excluded.last_ok ELSE l.last_ok END,
+    last_error = CASE WHEN excluded.last_at > l.last_at THEN excluded.last_error ELSE l.last_error END,
+    last_ok_at = greatest(l.last_ok_at, excluded.last_ok_at)
+  WHERE excluded.last_at > l.last_at OR excluded.last_ok_at > l.last_ok_at
+     OR (l.last_ok_at IS NULL AND excluded.last_ok_at IS NOT NULL)
 )
 SELECT group_key, sampled_at FROM ins`,
 		b.sampledAt, b.startedAt, b.totalDiff, b.lastMs, b.brokerBase, b.groupKey,
