@@ -37,13 +37,16 @@
 // partition_status views: each group's status and figures at its last
 // successful poll. The views read lagtrail.partition_now, where
 // [Store.RefreshNow] stores that evaluation (lagtrail.evaluate_partitions,
-// over the hour of samples before the poll, about 3 ms a group) for the
-// groups written since it last ran: every write queues its groups in the
-// same statement; it also stores each group's row (lagtrail.group_rows,
-// from its partitions') in lagtrail.group_now. A queued group never
-// refreshed is evaluated when read. Only NODATA, which depends on the time,
-// is decided when they are read: from the stored row when none or all of a
-// group's partitions are NODATA, by aggregating its partitions otherwise.
+// over the hour of samples before the poll: 2 ms for 8 partitions polled
+// every minute, 6.5 ms for 32) for the groups written since it last ran:
+// every write queues its groups in the same statement; it also stores each
+// group's row (lagtrail.group_rows, from its partitions') in
+// lagtrail.group_now. A queued group never refreshed is evaluated when
+// read. Only NODATA, which depends on the time, is decided when they are
+// read, from each group's last successful poll, which every write records
+// in lagtrail.group_last_poll with its last poll of any outcome (the
+// fleet's): from the stored row when none or all of a group's partitions
+// are NODATA, by aggregating its partitions otherwise.
 // [Store.ExplainBuckets] returns PostgreSQL's measured plan of a bucket
 // statement.
 //

@@ -26,8 +26,8 @@ type HistoryStats struct {
 const historyBatch = 2000
 
 // WriteHistory generates the model's history over [from, to) and writes
-// it, then brings the now-state and the rollups up to date. progress, when not nil, gets the
-// fraction done now and then.
+// it, then brings the now-state and the rollups up to date. progress, when
+// not nil, gets the fraction done now and then.
 func (m *Model) WriteHistory(ctx context.Context, w HistoryWriter, from, to time.Time, progress func(string)) (HistoryStats, error) {
 	var st HistoryStats
 	var batch []*store.Poll
