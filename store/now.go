@@ -39,8 +39,8 @@ type NowResult struct {
 // calls it, must go on to its other work.
 func (s *Store) RefreshNow(ctx context.Context) (NowResult, error) {
 	var res NowResult
-	var started time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
+	started, err := s.queueCutoff(ctx)
+	if err != nil {
 		return res, fmt.Errorf("refresh now-state: %w", err)
 	}
 	for {
@@ -83,6 +83,15 @@ ON CONFLICT (group_key) DO NOTHING`, keys); qerr != nil {
 		s.logger.Debug("refreshed now-state", slog.Int("groups", res.Groups), slog.Int("rows", res.Rows))
 	}
 	return res, nil
+}
+
+// queueCutoff is the database's now(): a refresh takes the queue entries
+// written until then and leaves later ones to the next, so that it returns
+// however fast polls arrive. The writers stamp entries with the same clock.
+func (s *Store) queueCutoff(ctx context.Context) (time.Time, error) {
+	var t time.Time
+	err := s.pool.QueryRow(ctx, `SELECT now()`).Scan(&t)
+	return t, err
 }
 
 // NowBehind says how far the stored now-state is behind the polls written.

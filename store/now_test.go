@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lagtrail/lagtrail/internal/randhist"
@@ -395,14 +394,7 @@ func TestRefreshNowTakesOnlyWhatWasQueued(t *testing.T) {
 	if err != nil || res.Groups != 1 {
 		t.Fatalf("RefreshNow = %+v, %v; want the one group queued before it began", res, err)
 	}
-	var queued []string
-	rows, err := pool.Query(ctx, `SELECT n.consumer_group FROM lagtrail.now_queue q JOIN lagtrail.group_names n ON n.group_key = q.group_key`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if queued, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-		t.Fatal(err)
-	}
+	queued := textRows(t, pool, `SELECT n.consumer_group FROM lagtrail.now_queue q JOIN lagtrail.group_names n ON n.group_key = q.group_key`)
 	if len(queued) != 1 || queued[0] != "later" {
 		t.Errorf("still queued: %v, want [later]", queued)
 	}

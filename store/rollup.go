@@ -58,8 +58,8 @@ type RollupResult struct {
 // already refreshed queues it for the next call.
 func (s *Store) RefreshRollups(ctx context.Context) (RollupResult, error) {
 	var res RollupResult
-	var started time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
+	started, err := s.queueCutoff(ctx)
+	if err != nil {
 		return res, fmt.Errorf("refresh rollups: %w", err)
 	}
 	for {

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/lagtrail/lagtrail/internal/pgtest"
 	"github.com/lagtrail/lagtrail/store"
 )
@@ -139,21 +137,8 @@ func TestUpkeepDropsExpiredNowState(t *testing.T) {
 	if res, err := s.Upkeep(ctx, store.UpkeepConfig{RawRetentionDays: 14, HourlyRetentionDays: 30}, day0.Add(12*time.Hour)); err != nil || !res.Leader {
 		t.Fatalf("Upkeep: %+v, %v", res, err)
 	}
-	rows, err := pool.Query(ctx, `SELECT consumer_group || '/' || partition FROM lagtrail.partition_status ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kept, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rows, err = pool.Query(ctx, `SELECT consumer_group FROM lagtrail.group_status ORDER BY 1`); err != nil {
-		t.Fatal(err)
-	}
-	groups, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
+	kept := textRows(t, pool, `SELECT consumer_group || '/' || partition FROM lagtrail.partition_status ORDER BY 1`)
+	groups := textRows(t, pool, `SELECT consumer_group FROM lagtrail.group_status ORDER BY 1`)
 	if want := []string{testGroup.Group + "/0", testGroup.Group + "/1"}; !slices.Equal(kept, want) || !slices.Equal(groups, []string{testGroup.Group}) {
 		t.Errorf("after upkeep: partition_status %v, group_status %v; want %v and [%s]", kept, groups, want, testGroup.Group)
 	}
