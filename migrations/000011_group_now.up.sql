@@ -148,6 +148,11 @@ DECLARE
     total integer := 0;
     sorted integer[] := coalesce((SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest(keys) x), '{}');
 BEGIN
+    -- No groups, no work: planning evaluate_partitions alone costs
+    -- milliseconds, and callers pass an empty list when nothing changed.
+    IF cardinality(sorted) = 0 THEN
+        RETURN 0;
+    END IF;
     FOREACH k IN ARRAY sorted LOOP
         PERFORM pg_advisory_xact_lock(hashtext('lagtrail.refresh_now'), k);
     END LOOP;

@@ -16,6 +16,7 @@ import (
 // PostgreSQL, with one injected incident per group, and checks what the
 // query engine makes of them against the model.
 func TestScenario(t *testing.T) {
+	t.Parallel()
 	r, msg := replay(t)
 	if msg != "" {
 		t.Fatal(msg)
