@@ -13,6 +13,7 @@ import (
 // peak (LagMax) as the series' maxima, beside its last poll's lag, and NaN
 // where a bucket has no sample.
 func TestLagSeriesByMax(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
 	i64 := func(v int64) *int64 { return &v }
 	k := store.Key{Topic: "orders", Partition: 3}

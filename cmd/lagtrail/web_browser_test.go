@@ -276,9 +276,12 @@ func (b *webBrowser) do(t *testing.T, what string, steps ...chromedp.Action[chro
 // eval evaluates a JavaScript expression into T.
 func webEval[T any](t *testing.T, b *webBrowser, expr string) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, webWait)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	var v T
+	err := b.retry(webWait, func(ctx context.Context) error {
+		var err error
+		v, err = chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+		return err
+	})
 	if err != nil {
 		t.Fatalf("evaluate %s: %v", expr, err)
 	}
@@ -288,13 +291,35 @@ func webEval[T any](t *testing.T, b *webBrowser, expr string) T {
 // waitFor waits until the expression is truthy.
 func (b *webBrowser) waitFor(t *testing.T, what, expr string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, webWait+5*time.Second)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(webWait)))
+	err := b.retry(webWait, func(ctx context.Context) error {
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond)))
+		return err
+	})
 	if err != nil {
 		errs := webEval[string](t, b, `(document.getElementById('error') || {}).textContent || ''`)
 		t.Fatalf("waiting for %s (%s): %v; page error banner: %q", what, expr, err, errs)
+	}
+}
+
+// retry runs f until it succeeds or wait has passed, and returns its last
+// error. A page that navigates (a reload, Back, a link) destroys the
+// JavaScript context an evaluation or a poll runs in, and the browser
+// answers with a protocol error: on a busy machine a wait can straddle a
+// navigation, so every failure short of the deadline is tried again. A
+// wait that cannot succeed still fails, at the deadline, with its error.
+func (b *webBrowser) retry(wait time.Duration, f func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(b.ctx, wait)
+	defer cancel()
+	for {
+		err := f(ctx)
+		if err == nil || ctx.Err() != nil || b.ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 
