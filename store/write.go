@@ -149,14 +149,26 @@ func (s *Store) writePollsSlow(ctx context.Context, polls []*Poll) (int, error) 
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	dict := s.dict.begin(tx)
 
-	rows := make([]keyed, len(polls))
-	var names []string
+	// Groups are looked up, and new ones created, in one order for every
+	// writer, as topics are: two writers creating the same new groups in
+	// different orders each waited for the other's insert (a deadlock).
+	refs := make([]GroupRef, len(polls))
 	for i, p := range polls {
-		g, err := dict.groupKey(ctx, p.Group)
+		refs[i] = p.Group
+	}
+	slices.SortFunc(refs, compareGroupRefs)
+	groupKeys := make(map[GroupRef]int32, len(refs))
+	for _, g := range slices.Compact(refs) {
+		k, err := dict.groupKey(ctx, g)
 		if err != nil {
 			return 0, err
 		}
-		rows[i] = keyed{p: p, g: g, at: truncateMicro(p.SampledAt)}
+		groupKeys[g] = k
+	}
+	rows := make([]keyed, len(polls))
+	var names []string
+	for i, p := range polls {
+		rows[i] = keyed{p: p, g: groupKeys[p.Group], at: truncateMicro(p.SampledAt)}
 		for _, t := range p.Topics {
 			names = append(names, t.Topic)
 		}

@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -254,6 +256,59 @@ func TestWritePollConcurrent(t *testing.T) {
 				t.Errorf("row counts = %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// TestWritePollsNewGroupsInAnyOrder has two writers at a time store batches
+// naming the same new groups in opposite orders, round after round. Each
+// writer creates the groups it does not know in its transaction; created
+// in batch order, each writer held one new group and waited for the
+// other's, and PostgreSQL broke the cycle with a deadlock error.
+func TestWritePollsNewGroupsInAnyOrder(t *testing.T) {
+	t.Parallel()
+	s, pool := newStore(t)
+	other, err := store.Open(t.Context(), store.Config{DatabaseURL: pool.Config().ConnString()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	if _, err := s.EnsurePartitions(t.Context(), day0, 1); err != nil {
+		t.Fatal(err)
+	}
+	const rounds, groups = 20, 6
+	for r := range rounds {
+		var batch []*store.Poll
+		for g := range groups {
+			ref := store.GroupRef{Region: "cn-hangzhou", InstanceID: "alikafka-order", Group: fmt.Sprintf("round-%02d-group-%d", r, g)}
+			batch = append(batch, okPoll(ref, day0.Add(time.Duration(r)*time.Minute), 1, 2))
+		}
+		reversed := slices.Clone(batch)
+		slices.Reverse(reversed)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		start := make(chan struct{})
+		for w, job := range []struct {
+			st    *store.Store
+			polls []*store.Poll
+		}{{s, batch}, {other, reversed}} {
+			wg.Go(func() {
+				<-start
+				_, errs[w] = job.st.WritePolls(t.Context(), job.polls)
+			})
+		}
+		close(start)
+		wg.Wait()
+		for w, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, writer %d: %v", r, w, err)
+			}
+		}
+	}
+	if n := count(t, pool, "consumer_groups"); n != rounds*groups {
+		t.Errorf("consumer_groups rows = %d, want %d", n, rounds*groups)
+	}
+	if n := count(t, pool, "raw_polls"); n != rounds*groups {
+		t.Errorf("raw_polls rows = %d, want %d (each poll once)", n, rounds*groups)
 	}
 }
 
