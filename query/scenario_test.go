@@ -131,7 +131,11 @@ func replay(t *testing.T) (*recorded, string) {
 	// last-consumed timestamp hidden. Fewer recorders than groups keep the
 	// replay's per-tick work (upkeep, now-state and rollup refresh, which
 	// RunOnce does once per call, about 30 ms) to three calls a tick.
-	recs := map[string]*ingest.Recorder{}
+	type recorder struct {
+		rec    *ingest.Recorder
+		groups []string
+	}
+	recs := map[string]recorder{}
 	var plain []string
 	for _, g := range fleet.Instances[0].Groups {
 		if g.ID != "gap" && g.ID != "hidden" {
@@ -156,7 +160,7 @@ func replay(t *testing.T) (*recorded, string) {
 		if err != nil {
 			return nil, "ingest.New: " + err.Error()
 		}
-		recs[name] = rec
+		recs[name] = recorder{rec, groups}
 	}
 	polled := map[string][]time.Time{}
 	for i := range ticks {
@@ -167,24 +171,20 @@ func replay(t *testing.T) (*recorded, string) {
 		// three recorders of one database would.
 		var wg sync.WaitGroup
 		msgs := make(chan string, len(recs))
-		for name, rec := range recs {
+		for name, r := range recs {
 			if name == "gap" && now.After(epoch.Add(at(120))) && now.Before(epoch.Add(at(130))) {
 				continue
 			}
-			ids := []string{name}
-			if name == "plain" {
-				ids = plain
-			}
-			for _, id := range ids {
+			for _, id := range r.groups {
 				polled[id] = append(polled[id], now)
 			}
 			wg.Go(func() {
-				res, err := rec.RunOnce(ctx)
+				res, err := r.rec.RunOnce(ctx)
 				switch {
 				case err != nil || len(res.Failed) > 0:
 					msgs <- "RunOnce " + name + ": " + errString(err) + strings.Join(res.Failed, "; ")
-				case res.Groups != len(ids):
-					msgs <- fmt.Sprintf("RunOnce %s polled %d groups, want %d", name, res.Groups, len(ids))
+				case res.Groups != len(r.groups):
+					msgs <- fmt.Sprintf("RunOnce %s polled %d groups, want %d", name, res.Groups, len(r.groups))
 				}
 			})
 		}
@@ -194,8 +194,8 @@ func replay(t *testing.T) (*recorded, string) {
 			return nil, msg
 		}
 	}
-	for _, rec := range recs {
-		rec.Close()
+	for _, r := range recs {
+		r.rec.Close()
 	}
 	t.Cleanup(st.Close)
 	eng, err := query.New(st, query.Config{}, log)

@@ -24,6 +24,7 @@ type lineSeries struct {
 func (l *lineSeries) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, trY := p.Transforms(&c)
 	dot := draw.GlyphStyle{Color: l.style.Color, Radius: l.style.Width * 1.2, Shape: draw.CircleGlyph{}}
+	raster := isRaster(c)
 	for _, run := range l.runs {
 		pts := make([]vg.Point, len(run))
 		for i, q := range run {
@@ -35,7 +36,6 @@ func (l *lineSeries) Plot(c draw.Canvas, p *plot.Plot) {
 			}
 			continue
 		}
-		raster := isRaster(c)
 		for _, line := range c.ClipLinesXY(pts) {
 			// Stroked in pieces: the PNG rasteriser's cost grows with the
 			// square of a path's length (it looks cells up in a list), so

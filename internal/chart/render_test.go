@@ -117,14 +117,15 @@ func TestWritePNGSize(t *testing.T) {
 
 // TestWriteSVGLines checks that each series is one stroked path a run of
 // points plus one legend thumbnail, so a NaN gap makes one more path, and that
-// the legend names every series, the one with a gap included.
+// the legend names every series, the one with a gap included. The runs are
+// longer than the pieces PNG lines are stroked in, which SVG keeps whole.
 func TestWriteSVGLines(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2025, 3, 5, 2, 0, 0, 0, time.UTC)
 	mk := func(name string, f func(i int) float64) Series {
 		s := Series{Name: name}
-		for i := range 60 {
-			s.Points = append(s.Points, Point{T: t0.Add(time.Duration(i) * time.Minute), V: f(i)})
+		for i := range 360 {
+			s.Points = append(s.Points, Point{T: t0.Add(time.Duration(i) * 10 * time.Second), V: f(i)})
 		}
 		return s
 	}
@@ -134,7 +135,7 @@ func TestWriteSVGLines(t *testing.T) {
 		Series: []Series{
 			mk("steady", func(int) float64 { return 100 }),
 			mk("gappy", func(i int) float64 {
-				if i >= 20 && i < 25 {
+				if i >= 120 && i < 150 {
 					return math.NaN()
 				}
 				return float64(i)
