@@ -223,10 +223,6 @@ func TestNowStateFollowsEveryWrite(t *testing.T) {
 // groupStatusOracleSQL is group_status as 000009 defined it, an aggregate
 // of partition_status on every read: group_status, which reads the stored
 // group rows where no partition or every partition is NODATA, must say the
-// same.
-// groupStatusOracleSQL is group_status as 000009 defined it, an aggregate
-// of partition_status on every read: group_status, which reads the stored
-// group rows where no partition or every partition is NODATA, must say the
 // same. groupRowSQL lists either's rows, floats to 9 significant digits
 // (sums of rates in another order differ in the last bits).
 const (
